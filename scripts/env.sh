@@ -4,6 +4,5 @@ K0S_AUDIT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export K0S_AUDIT_REPO
 export PATH="$K0S_AUDIT_REPO/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$K0S_AUDIT_REPO/.cache/collections"
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-false}
 export PY_COLORS=${PY_COLORS:-0}
