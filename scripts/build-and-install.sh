@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the collection tarball and install it into a scratch collections path, then ask ansible-doc for every
+# plugin: what a user gets from ansible-galaxy collection install.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+ansible-galaxy collection build --force --output-path "$out" .
+ansible-galaxy collection install --offline -p "$out/collections" "$out"/k0rdent-audit-*.tar.gz
+export ANSIBLE_COLLECTIONS_PATH="$out/collections"
+ansible-doc -t module k0rdent.audit.k0s_config k0rdent.audit.k0s_host_info >/dev/null
+ansible-doc -t filter -l k0rdent.audit
+for f in $(ls plugins/filter/*.py | xargs -n1 basename | sed 's/\.py$//'); do
+  ansible-doc -t filter "k0rdent.audit.$f" >/dev/null
+done
+ansible-doc -t role k0rdent.audit.k0s_audit >/dev/null
+ansible-playbook --syntax-check k0rdent.audit.enable -i localhost, >/dev/null
+ansible-playbook --syntax-check k0rdent.audit.disable -i localhost, >/dev/null
+echo "build-and-install: tarball installs; ansible-doc renders every plugin and the role"

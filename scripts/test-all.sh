@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Every test of the collection: lint, ansible-test sanity, unit and integration tests, Molecule scenarios.
+#   scripts/test-all.sh            all stages
+#   scripts/test-all.sh unit lint  only those stages (lint, sanity, unit, molecule, build)
+#   K0S_AUDIT_SCENARIOS="default rollback" scripts/test-all.sh molecule
+# Needs a Docker engine for the Molecule stage (scripts/docker-engine.sh starts one). Ends with one plain line
+# "N passed, N failed": every pytest test (unit, integration, Molecule verifiers) and every other check counts one.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+scripts/bootstrap.sh || exit 1
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+results=$(mktemp -d)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(lint build sanity unit molecule)
+scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13"}
+passed=0
+failed=0
+failures=()
+timings=()
+
+record() { # name rc
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+count_junit() { # name file rc
+  local counts
+  if counts=$(python3 - "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+tests = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+print(tests - bad - skipped, bad, skipped)
+PY
+  ); then
+    read -r p f s <<<"$counts"
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" -eq 0 ] || failures+=("$1 ($f failed)")
+    [ "$s" -eq 0 ] || echo "note: $1 skipped $s test(s)"
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); failures+=("$1 (exit $3)"); fi
+  else
+    failed=$((failed + 1)); failures+=("$1 (no test report)")
+  fi
+}
+timed() { # label command...
+  local start=$SECONDS rc
+  echo "=== $1"
+  "${@:2}"
+  rc=$?
+  timings+=("$1: $((SECONDS - start)) s (exit $rc)")
+  return $rc
+}
+
+for stage in "${stages[@]}"; do
+  case "$stage" in
+  lint)
+    timed "ruff check" ruff check .; record "ruff check" $?
+    timed "ruff format" ruff format --check .; record "ruff format" $?
+    timed "yamllint" yamllint -s .; record yamllint $?
+    timed "ansible-lint" ansible-lint -q; record ansible-lint $?
+    ;;
+  build)
+    timed "collection build and install" scripts/build-and-install.sh; record "collection build and install" $?
+    ;;
+  sanity)
+    timed "ansible-test sanity" scripts/sanity.sh; record "ansible-test sanity" $?
+    ;;
+  unit)
+    timed "pytest (unit and integration)" pytest -q -p no:cacheprovider --junitxml="$results/unit.xml" tests/unit tests/integration
+    count_junit "pytest" "$results/unit.xml" $?
+    ;;
+  molecule)
+    timed "docker engine" scripts/docker-engine.sh start || { record "docker engine" 1; continue; }
+    timed "image bookworm" scripts/build-image.sh bookworm; record "image bookworm" $?
+    if [[ " $scenarios " == *" debian13 "* ]]; then
+      timed "image trixie" scripts/build-image.sh trixie; record "image trixie" $?
+    fi
+    for scenario in $scenarios; do
+      export K0S_AUDIT_JUNIT="$results/molecule-$scenario.xml"
+      timed "molecule $scenario" molecule test -s "$scenario"
+      rc=$?
+      if [ -f "$K0S_AUDIT_JUNIT" ]; then count_junit "molecule $scenario" "$K0S_AUDIT_JUNIT" $rc; else record "molecule $scenario" $rc; fi
+    done
+    ;;
+  *)
+    echo "unknown stage $stage (lint, build, sanity, unit, molecule)" >&2
+    record "stage $stage" 1
+    ;;
+  esac
+done
+
+echo
+echo "=== stage times"
+printf '%s\n' "${timings[@]}"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "=== failed"
+  printf '%s\n' "${failures[@]}"
+fi
+rm -rf "$results"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
