@@ -1,0 +1,36 @@
+"""State absent after enable: our flags are gone, the rest of k0s.yaml is as before, audit logs are kept."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def disabled(playbook):
+    first = playbook("k0rdent.audit.disable")
+    second = playbook("k0rdent.audit.disable")
+    return first, second
+
+
+def test_k0s_yaml_is_as_before_enable(host, disabled, strict_k0s):
+    after = host.file("/etc/k0s/k0s.yaml").content_string
+    before = host.file("/root/k0s.yaml.prepared").content_string
+    assert strict_k0s(after) == strict_k0s(before)
+    assert "audit-" not in after
+
+
+def test_audit_logs_and_policy_are_kept(host, disabled):
+    assert host.file("/var/log/k0s/audit.log").size > 0
+    assert host.file("/etc/k0s/audit-policy.yaml").exists  # k0s_audit_purge is false
+
+
+def test_the_controller_was_restarted_without_audit_flags(host, disabled):
+    assert host.run("curl -sk https://127.0.0.1:6443/readyz").stdout == "ok"
+    ready = [line for line in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines() if " ready " in line]
+    assert "--audit-" in ready[-2] and "--audit-" not in ready[-1]
+
+
+def test_disable_twice_changes_nothing_the_second_time(disabled):
+    first, second = disabled
+    assert "changed=0" not in first.stdout.split("PLAY RECAP")[-1]
+    assert "changed=0" in second.stdout.split("PLAY RECAP")[-1]
