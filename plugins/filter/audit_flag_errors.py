@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: audit_flag_errors
 short_description: Problems with kube-apiserver audit flags before they reach k0s.yaml
 version_added: 0.1.0
-author: k0rdent.audit maintainers
+author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Checks a mapping of kube-apiserver flags as they would be written to C(spec.api.extraArgs) of k0s.yaml.
   - An C(audit-*) name that kube-apiserver does not know is reported with the nearest valid name, since the API
@@ -16,7 +16,7 @@ description:
   - Flags that do not start with C(audit) are passed over.
 options:
   _input:
-    description: The flags, without leading dashes, for example C({"audit-log-maxage": 30}).
+    description: 'The flags, without leading dashes, for example C({"audit-log-maxage": 30}).'
     type: dict
     required: true
   source_name:

@@ -93,16 +93,26 @@ def audit_flag_errors(flags: Any, source_name: str = "extra_args") -> List[str]:
     Only ``audit-*`` names are judged against the known flags; other kube-apiserver flags pass through unchecked.
     """
     if not isinstance(flags, Mapping):
-        return ["%s must be a mapping of kube-apiserver flag names to values, not %s" % (source_name, type(flags).__name__)]
+        return [
+            "%s must be a mapping of kube-apiserver flag names to values, not %s" % (source_name, type(flags).__name__)
+        ]
     errors: List[str] = []
     for name, value in flags.items():
         place = "%s.%s" % (source_name, name)
-        if not isinstance(name, str) or not name or name.startswith("-") or "=" in name or name.strip() != name:
-            errors.append("%s: a flag name is written without leading dashes, '=' or spaces, e.g. audit-log-maxage" % place)
+        if (
+            not isinstance(name, str)
+            or not name
+            or name.startswith("-")
+            or "=" in name
+            or any(c.isspace() for c in name)
+        ):
+            errors.append(
+                "%s: a flag name is written without leading dashes, '=' or spaces, e.g. audit-log-maxage" % place
+            )
             continue
         if name not in AUDIT_FLAGS:
             if name.startswith("audit"):
-                near = difflib.get_close_matches(name, list(AUDIT_FLAGS), n=1, cutoff=0.6)
+                near = difflib.get_close_matches(name, list(AUDIT_FLAGS), n=1, cutoff=0.8)
                 hint = '; did you mean "%s"?' % near[0] if near else "; see kube-apiserver --help for the audit flags"
                 errors.append("%s: kube-apiserver has no such audit flag and would refuse to start%s" % (place, hint))
             elif isinstance(value, (list, dict)) or value is None:

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: k0s_host_info
 short_description: What a k0s controller needs before audit logging is turned on, read in one round trip
 version_added: 0.1.0
-author: k0rdent.audit maintainers
+author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Reads, without changing anything, the facts the P(k0rdent.audit.k0s_audit#role) role checks before it
     touches a host, in one round trip instead of a dozen small tasks.
