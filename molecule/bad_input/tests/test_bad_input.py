@@ -22,7 +22,8 @@ CASES = {
     ),
     "unknown audit flag": (
         {"k0s_audit_extra_args": {"audit-log-maxag": "3"}},
-        'k0s_audit_extra_args.audit-log-maxag: kube-apiserver has no such audit flag and would refuse to start; did you mean "audit-log-maxage"?',
+        "k0s_audit_extra_args.audit-log-maxag: kube-apiserver has no such audit flag and would refuse to start;"
+        ' did you mean "audit-log-maxage"?',
     ),
     "k0s.yaml not a mapping": (
         {"k0s_audit_config_path": "/etc/k0s/not-a-mapping.yaml"},

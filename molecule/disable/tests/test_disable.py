@@ -26,7 +26,11 @@ def test_audit_logs_and_policy_are_kept(host, disabled):
 
 def test_the_controller_was_restarted_without_audit_flags(host, disabled):
     assert host.run("curl -sk https://127.0.0.1:6443/readyz").stdout == "ok"
-    ready = [line for line in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines() if " ready " in line]
+    ready = [
+        line
+        for line in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines()
+        if " ready " in line
+    ]
     assert "--audit-" in ready[-2] and "--audit-" not in ready[-1]
 
 

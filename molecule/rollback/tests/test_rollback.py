@@ -37,7 +37,9 @@ def test_the_api_server_error_was_the_log_file(rollout):
 
 
 def test_the_other_host_was_not_touched(rollout):
-    assert UNTOUCHED.file("/etc/k0s/k0s.yaml").content_string == UNTOUCHED.file("/root/k0s.yaml.prepared").content_string
+    assert (
+        UNTOUCHED.file("/etc/k0s/k0s.yaml").content_string == UNTOUCHED.file("/root/k0s.yaml.prepared").content_string
+    )
     assert not UNTOUCHED.file("/etc/k0s/audit-policy.yaml").exists
     assert not UNTOUCHED.file("/var/log/k0s").exists
     starts = UNTOUCHED.run("grep -c ' starting ' /var/lib/k0s-standin/lifecycle.log").stdout.strip()

@@ -58,7 +58,11 @@ def test_each_controller_is_ready_and_writes_audit_events(host):
 
 
 def test_the_api_server_was_started_with_the_audit_flags(host):
-    line = [entry for entry in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines() if " ready " in entry][-1]
+    line = [
+        entry
+        for entry in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines()
+        if " ready " in entry
+    ][-1]
     args = json.loads(line.split("args=", 1)[1])
     assert "--audit-policy-file=/etc/k0s/audit-policy.yaml" in args
     assert "--audit-log-path=/var/log/k0s/audit.log" in args

@@ -61,4 +61,6 @@ class CallbackModule(CallbackBase):
         mode = "check" if context.CLIARGS.get("check") else "run"
         name = "%.6f-%s-%s.json" % (time.time(), mode, self._playbook)
         with open(os.path.join(out, name), "w") as handle:
-            json.dump({"playbook": self._playbook, "mode": mode, "changed": self._changed, "failed": self._failed}, handle)
+            json.dump(
+                {"playbook": self._playbook, "mode": mode, "changed": self._changed, "failed": self._failed}, handle
+            )

@@ -1,0 +1,469 @@
+# Copyright (c) k0rdent.audit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""evaluate / compile_policy: every matching corner of kube-apiserver's policy checker, matches and non-matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import (
+    AuditPolicyError,
+    CompiledPolicy,
+    compile_policy,
+    evaluate,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+JANE = {"username": "jane", "groups": ["devs", "system:authenticated"]}
+
+
+def policy(*rules, **fields):
+    return {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": list(rules), **fields}
+
+
+def resource_event(resource, verb="get", group="", subresource="", namespace="default", name="", user=JANE):
+    ref = {"apiGroup": group, "apiVersion": "v1", "resource": resource, "namespace": namespace, "name": name}
+    if subresource:
+        ref["subresource"] = subresource
+    event = {"verb": verb, "objectRef": ref}
+    if user is not None:
+        event["user"] = user
+    return event
+
+
+def url_event(uri, verb="get", user=JANE):
+    event = {"verb": verb, "requestURI": uri}
+    if user is not None:
+        event["user"] = user
+    return event
+
+
+def matches(rule, event):
+    """Whether ``rule`` (alone in a policy) matches ``event``."""
+    return evaluate(policy(rule), event)["rule_index"] == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Result shape, first match, stages
+
+
+def test_first_match_wins():
+    pol = policy({"level": "Request", "verbs": ["get"]}, {"level": "Metadata"})
+    assert evaluate(pol, resource_event("pods")) == {"level": "Request", "rule_index": 0, "omit_stages": []}
+    assert evaluate(pol, resource_event("pods", verb="list")) == {
+        "level": "Metadata",
+        "rule_index": 1,
+        "omit_stages": [],
+    }
+
+
+def test_no_match_gives_level_none_and_policy_stages():
+    pol = policy({"level": "Metadata", "verbs": ["delete"]}, omitStages=["ResponseStarted", "RequestReceived"])
+    assert evaluate(pol, resource_event("pods")) == {
+        "level": "None",
+        "rule_index": None,
+        "omit_stages": ["RequestReceived", "ResponseStarted"],
+    }
+
+
+def test_omit_stages_union_sorted():
+    pol = policy(
+        {"level": "Metadata", "omitStages": ["ResponseStarted", "RequestReceived"]},
+        omitStages=["RequestReceived", "Panic"],
+    )
+    assert evaluate(pol, resource_event("pods"))["omit_stages"] == ["Panic", "RequestReceived", "ResponseStarted"]
+
+
+def test_rule_level_none_is_a_match():
+    assert evaluate(policy({"level": "None"}), resource_event("pods")) == {
+        "level": "None",
+        "rule_index": 0,
+        "omit_stages": [],
+    }
+
+
+def test_result_is_a_fresh_dict():
+    compiled = compile_policy(policy({"level": "Metadata", "omitStages": ["Panic"]}))
+    first = compiled.evaluate(resource_event("pods"))
+    first["omit_stages"].append("x")
+    assert compiled.evaluate(resource_event("pods"))["omit_stages"] == ["Panic"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# users, userGroups, verbs
+
+
+def test_users_exact():
+    rule = {"level": "None", "users": ["jane"]}
+    assert matches(rule, resource_event("pods"))
+    assert not matches(rule, resource_event("pods", user={"username": "Jane", "groups": []}))
+    assert not matches(rule, resource_event("pods", user={"username": "jan", "groups": []}))
+
+
+def test_users_no_wildcards():
+    assert not matches({"level": "None", "users": ["*"]}, resource_event("pods"))
+    assert not matches({"level": "None", "users": ["system:*"]}, resource_event("pods", user={"username": "system:x"}))
+
+
+def test_user_groups_any_of_the_requests_groups():
+    rule = {"level": "None", "userGroups": ["system:authenticated", "admins"]}
+    assert matches(rule, resource_event("pods"))
+    assert not matches(rule, resource_event("pods", user={"username": "jane", "groups": ["devs"]}))
+    assert not matches(rule, resource_event("pods", user={"username": "jane"}))
+
+
+def test_missing_user_never_matches_users_or_groups():
+    assert not matches({"level": "None", "users": [""]}, resource_event("pods", user=None))
+    assert not matches({"level": "None", "userGroups": ["system:unauthenticated"]}, resource_event("pods", user=None))
+    assert matches({"level": "None"}, resource_event("pods", user=None))
+
+
+def test_verbs_exact():
+    rule = {"level": "None", "verbs": ["get", "watch"]}
+    assert matches(rule, resource_event("pods", verb="watch"))
+    assert not matches(rule, resource_event("pods", verb="list"))
+    assert not matches(rule, resource_event("pods", verb="GET"))
+    assert not matches({"level": "None", "verbs": ["*"]}, resource_event("pods"))
+
+
+@pytest.mark.parametrize("empty", [[], None])
+def test_empty_selectors_match_everything(empty):
+    rule = {"level": "None", "users": empty, "userGroups": empty, "verbs": empty, "namespaces": empty}
+    assert matches(rule, resource_event("pods"))
+    assert matches(rule, url_event("/healthz"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resource vs non-resource rules
+
+
+def test_catch_all_matches_both_kinds():
+    assert matches({"level": "None"}, resource_event("pods"))
+    assert matches({"level": "None"}, url_event("/metrics"))
+
+
+def test_resource_rule_never_matches_non_resource_request():
+    assert not matches({"level": "None", "resources": [{"group": "*"}]}, url_event("/api/v1/pods"))
+    assert not matches({"level": "None", "resources": [{"resources": ["*"]}]}, url_event("/apis"))
+
+
+def test_namespaces_rule_only_matches_resource_requests():
+    assert not matches({"level": "None", "namespaces": [""]}, url_event("/healthz"))
+    assert matches({"level": "None", "namespaces": [""]}, resource_event("nodes", namespace=""))
+
+
+def test_non_resource_rule_never_matches_resource_request():
+    assert not matches({"level": "None", "nonResourceURLs": ["*"]}, resource_event("pods"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# namespaces
+
+
+def test_namespaces_exact():
+    rule = {"level": "None", "namespaces": ["kube-system"]}
+    assert matches(rule, resource_event("pods", namespace="kube-system"))
+    assert not matches(rule, resource_event("pods", namespace="kube-public"))
+    assert not matches(rule, resource_event("nodes", namespace=""))
+    assert not matches({"level": "None", "namespaces": ["*"]}, resource_event("pods"))
+
+
+def test_cluster_scoped_objects_have_empty_namespace():
+    rule = {"level": "None", "namespaces": [""]}
+    assert matches(rule, resource_event("nodes", namespace="", name="n1"))
+    assert not matches(rule, resource_event("pods", namespace="default"))
+
+
+def test_namespace_object_namespace_is_its_name():
+    rule = {"level": "None", "namespaces": ["team-a"]}
+    assert matches(rule, resource_event("namespaces", namespace="", name="team-a"))
+    assert matches(rule, resource_event("namespaces", namespace="", name="team-a", subresource="status"))
+    assert not matches(rule, resource_event("namespaces", namespace="", name="team-b"))
+    # A list of namespaces has no name: it is cluster-scoped.
+    assert not matches(rule, resource_event("namespaces", verb="list", namespace=""))
+    assert matches({"level": "None", "namespaces": [""]}, resource_event("namespaces", verb="list", namespace=""))
+    # The name of another cluster-scoped object is not a namespace.
+    assert not matches({"level": "None", "namespaces": ["n1"]}, resource_event("nodes", namespace="", name="n1"))
+
+
+def test_namespace_object_with_namespace_set_keeps_it():
+    rule = {"level": "None", "namespaces": ["team-a"]}
+    assert matches(rule, resource_event("namespaces", namespace="team-a", name="team-a"))
+
+
+def test_namespaces_and_resources_both_required():
+    rule = {"level": "None", "namespaces": ["default"], "resources": [{"resources": ["pods"]}]}
+    assert matches(rule, resource_event("pods"))
+    assert not matches(rule, resource_event("pods", namespace="other"))
+    assert not matches(rule, resource_event("services"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# groups
+
+
+def test_omitted_group_is_core_only():
+    rule = {"level": "None", "resources": [{"resources": ["pods"]}]}
+    assert matches(rule, resource_event("pods"))
+    assert not matches(rule, resource_event("pods", group="metrics.k8s.io"))
+
+
+def test_null_group_is_core():
+    assert matches({"level": "None", "resources": [{"group": None}]}, resource_event("pods"))
+
+
+def test_group_exact():
+    rule = {"level": "None", "resources": [{"group": "apps"}]}
+    assert matches(rule, resource_event("deployments", group="apps"))
+    assert not matches(rule, resource_event("deployments", group="apps.example.com"))
+    assert not matches(rule, resource_event("pods"))
+
+
+def test_star_group_matches_any_group():
+    rule = {"level": "None", "resources": [{"group": "*", "resources": ["pods"]}]}
+    assert matches(rule, resource_event("pods"))
+    assert matches(rule, resource_event("pods", group="metrics.k8s.io"))
+    assert not matches(rule, resource_event("nodes", group="metrics.k8s.io"))
+
+
+def test_group_without_resources_matches_every_resource_and_subresource():
+    rule = {"level": "None", "resources": [{"group": "apps"}]}
+    assert matches(rule, resource_event("deployments", group="apps", subresource="scale", name="d"))
+    assert matches(
+        {"level": "None", "resources": [{"group": "apps", "resources": []}]}, resource_event("x", group="apps")
+    )
+
+
+def test_missing_object_ref_fields_are_core_and_empty():
+    assert matches({"level": "None", "resources": [{"group": ""}]}, {"verb": "get", "objectRef": {}})
+    assert matches({"level": "None", "namespaces": [""]}, {"objectRef": {"resource": "nodes"}})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# resource patterns
+
+
+@pytest.mark.parametrize(
+    ("pattern", "resource", "subresource", "expected"),
+    [
+        ("*", "pods", "", True),
+        ("*", "pods", "log", True),
+        ("pods", "pods", "", True),
+        ("pods", "pods", "log", False),
+        ("pods", "services", "", False),
+        ("pods/log", "pods", "log", True),
+        ("pods/log", "pods", "", False),
+        ("pods/log", "pods", "exec", False),
+        ("pods/log", "nodes", "log", False),
+        ("*/status", "pods", "status", True),
+        ("*/status", "nodes", "status", True),
+        ("*/status", "pods", "", False),
+        ("*/status", "pods", "log", False),
+        ("pods/*", "pods", "", True),
+        ("pods/*", "pods", "log", True),
+        ("pods/*", "pods", "exec", True),
+        ("pods/*", "services", "proxy", False),
+        ("pods/*", "podsx", "", False),
+        ("*/*", "pods", "log", False),
+        ("po*", "pods", "", False),
+        ("Pods", "pods", "", False),
+    ],
+)
+def test_resource_patterns(pattern, resource, subresource, expected):
+    rule = {"level": "None", "resources": [{"group": "", "resources": [pattern]}]}
+    assert matches(rule, resource_event(resource, subresource=subresource, name="x")) is expected
+
+
+def test_several_entries_any_matches():
+    rule = {
+        "level": "None",
+        "resources": [{"group": "", "resources": ["pods"]}, {"group": "apps", "resources": ["deployments"]}],
+    }
+    assert matches(rule, resource_event("deployments", group="apps"))
+    assert not matches(rule, resource_event("deployments"))
+    assert not matches(rule, resource_event("pods", group="apps"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# resourceNames
+
+
+def test_resource_names_compare_with_object_name():
+    rule = {"level": "None", "resources": [{"resources": ["configmaps"], "resourceNames": ["kube-root-ca.crt"]}]}
+    assert matches(rule, resource_event("configmaps", name="kube-root-ca.crt"))
+    assert not matches(rule, resource_event("configmaps", name="other"))
+
+
+@pytest.mark.parametrize("verb", ["list", "watch", "create", "deletecollection"])
+def test_resource_names_never_match_an_empty_name(verb):
+    rule = {"level": "None", "resources": [{"resources": ["configmaps"], "resourceNames": ["cm"]}]}
+    assert not matches(rule, resource_event("configmaps", verb=verb, name=""))
+    assert not matches(rule, {"verb": verb, "user": JANE, "objectRef": {"resource": "configmaps"}})
+
+
+def test_list_with_field_selector_name_matches_resource_names():
+    # kube-apiserver fills in the name from fieldSelector=metadata.name=cm; the event then carries it.
+    rule = {"level": "None", "resources": [{"resources": ["configmaps"], "resourceNames": ["cm"]}]}
+    assert matches(rule, resource_event("configmaps", verb="list", name="cm"))
+    assert matches(rule, resource_event("configmaps", verb="watch", name="cm"))
+
+
+def test_post_to_subresource_carries_the_name():
+    rule = {"level": "None", "resources": [{"resources": ["pods/eviction"], "resourceNames": ["web-0"]}]}
+    assert matches(rule, resource_event("pods", verb="create", subresource="eviction", name="web-0"))
+    assert not matches(rule, resource_event("pods", verb="create", subresource="eviction", name="web-1"))
+
+
+def test_resource_names_apply_to_every_pattern_of_the_entry():
+    rule = {"level": "None", "resources": [{"resources": ["pods/*", "*/status"], "resourceNames": ["a"]}]}
+    assert matches(rule, resource_event("pods", subresource="log", name="a"))
+    assert matches(rule, resource_event("nodes", subresource="status", name="a"))
+    assert not matches(rule, resource_event("pods", subresource="log", name="b"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# nonResourceURLs
+
+
+@pytest.mark.parametrize(
+    ("spec", "uri", "expected"),
+    [
+        ("*", "/anything/at/all", True),
+        ("*", "/", True),
+        ("/healthz", "/healthz", True),
+        ("/healthz", "/healthz/etcd", False),
+        ("/healthz", "/healthzx", False),
+        ("/healthz*", "/healthz", True),
+        ("/healthz*", "/healthz/etcd", True),
+        ("/healthz*", "/healthzzz", True),
+        ("/healthz*", "/health", False),
+        ("/healthz/*", "/healthz", False),
+        ("/healthz/*", "/healthz/ping", True),
+        ("/", "/", True),
+        ("/", "/version", False),
+        ("/*", "/version", True),
+        ("/version", "/version?timeout=32s", True),
+        ("/version", "/Version", False),
+        ("/logs/a b", "/logs/a%20b", True),
+    ],
+)
+def test_non_resource_urls(spec, uri, expected):
+    assert matches({"level": "None", "nonResourceURLs": [spec]}, url_event(uri)) is expected
+
+
+def test_non_resource_verb_is_lowercase_method():
+    rule = {"level": "None", "verbs": ["get"], "nonResourceURLs": ["/version"]}
+    assert matches(rule, url_event("/version", verb="get"))
+    assert not matches(rule, url_event("/version", verb="head"))
+    assert not matches(rule, url_event("/version", verb="post"))
+
+
+def test_missing_request_uri_is_empty_path():
+    assert not matches({"level": "None", "nonResourceURLs": ["/"]}, {"verb": "get"})
+    assert matches({"level": "None", "nonResourceURLs": ["*"]}, {"verb": "get"})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Robustness
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"user": {}},
+        {"user": None, "objectRef": None},
+        {"user": {"username": None, "groups": None}},
+        {"user": {"groups": "not-a-list"}},
+        {"objectRef": {"apiGroup": None, "resource": None, "subresource": None, "namespace": None, "name": None}},
+        {"verb": None, "requestURI": None},
+        {"stage": "ResponseComplete", "auditID": "x", "annotations": {}},
+        {"user": "jane", "objectRef": "pods"},
+    ],
+)
+def test_never_raises_on_sparse_events(event):
+    result = evaluate(policy({"level": "None", "users": ["x"]}, {"level": "Metadata"}), event)
+    assert result["level"] == "Metadata"
+
+
+def test_event_must_be_a_mapping():
+    with pytest.raises(AuditPolicyError, match=r"^event: must be a mapping shaped like an audit.k8s.io/v1 Event, not"):
+        evaluate(policy({"level": "None"}), ["not", "an", "event"])
+
+
+def test_compile_rejects_invalid_policy():
+    with pytest.raises(
+        AuditPolicyError, match=r'^The audit policy is not valid: rules\[0\]\.level: "Loud" is not valid'
+    ):
+        compile_policy(policy({"level": "Loud"}))
+
+
+def test_compile_rejects_non_mapping():
+    with pytest.raises(AuditPolicyError, match=r"^policy: must be a mapping"):
+        compile_policy([])
+
+
+def test_compile_accepts_star_group():
+    assert isinstance(compile_policy(policy({"level": "None", "resources": [{"group": "*"}]})), CompiledPolicy)
+
+
+def test_evaluate_sees_a_changed_policy():
+    pol = policy({"level": "Metadata"})
+    assert evaluate(pol, {})["level"] == "Metadata"
+    pol["rules"][0]["level"] = "Request"
+    assert evaluate(pol, {})["level"] == "Request"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The seed baseline
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return compile_policy(yaml.safe_load((FIXTURES / "seed_baseline_policy.yaml").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("event", "level", "index"),
+    [
+        (resource_event("endpoints", verb="watch", user={"username": "system:kube-proxy"}), "None", 0),
+        (resource_event("endpoints", verb="list", user={"username": "system:kube-proxy"}), "Metadata", 14),
+        (
+            resource_event(
+                "nodes", namespace="", name="n", user={"username": "system:node:n", "groups": ["system:nodes"]}
+            ),
+            "None",
+            1,
+        ),
+        (
+            resource_event("leases", verb="update", group="coordination.k8s.io", namespace="kube-system", name="l"),
+            "None",
+            4,
+        ),
+        (resource_event("leases", verb="delete", group="coordination.k8s.io", name="l"), "RequestResponse", 13),
+        (url_event("/healthz/etcd"), "None", 6),
+        (url_event("/version"), "None", 6),
+        (url_event("/metrics"), "Metadata", 14),
+        (resource_event("events", verb="create"), "None", 7),
+        (resource_event("events", verb="create", group="events.k8s.io"), "Metadata", 14),
+        (resource_event("secrets", name="s"), "Metadata", 11),
+        (resource_event("tokenreviews", verb="create", group="authentication.k8s.io", namespace=""), "Metadata", 11),
+        (resource_event("deployments", verb="list", group="apps"), "Request", 12),
+        (resource_event("deployments", verb="patch", group="apps", name="d"), "RequestResponse", 13),
+        (resource_event("clusterdeployments", verb="create", group="k0rdent.mirantis.com"), "RequestResponse", 13),
+        (resource_event("pods", verb="create"), "Metadata", 14),
+        (
+            resource_event(
+                "namespaces", verb="get", namespace="", name="kube-system", user={"username": "system:apiserver"}
+            ),
+            "None",
+            3,
+        ),
+    ],
+)
+def test_seed_baseline_decisions(seed, event, level, index):
+    result = seed.evaluate(event)
+    assert (result["level"], result["rule_index"]) == (level, index)

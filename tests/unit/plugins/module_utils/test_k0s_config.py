@@ -1,0 +1,504 @@
+"""Unit tests of the pure k0s.yaml patch logic (plugins/module_utils/_k0s_config.py).
+
+Every rendered file is read back with the strict k0s decoder of the test stand-in (tests/k0s_standin), which
+refuses what ``k0s config validate`` refuses: duplicate keys, unknown spec keys, non-string extraArgs values.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.k0rdent.audit.plugins.module_utils import _k0s_config as core
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
+    MASK,
+    K0sConfigError,
+    has_comments,
+    load_cluster_config,
+    mask_secrets,
+    normalize_extra_args,
+    normalize_flag_names,
+    patch_k0s_config,
+)
+
+REPO = Path(__file__).resolve().parents[4]
+FIXTURES = REPO / "tests" / "unit" / "fixtures" / "k0s"
+sys.path.insert(0, str(REPO / "tests" / "k0s_standin"))
+
+import k0s_standin  # noqa: E402
+
+AUDIT = {
+    "audit-policy-file": "/etc/k0s/audit-policy.yaml",
+    "audit-log-path": "/var/log/k0s/audit/audit.log",
+    "audit-log-maxage": 7,
+    "audit-log-maxbackup": 5,
+    "audit-log-maxsize": 100,
+}
+AUDIT_AS_STRINGS = {name: str(value) for name, value in AUDIT.items()}
+
+# Fixtures k0s accepts as they are; unquoted-numbers.yaml is valid YAML that k0s refuses (tested apart).
+GOOD = [
+    "config-create.yaml",
+    "commented.yaml",
+    "custom-users.yaml",
+    "existing-extra-args.yaml",
+    "no-api.yaml",
+    "empty-spec.yaml",
+    "kine-password.yaml",
+]
+ENGINES = pytest.mark.parametrize("use_ruamel", [True, False], ids=["ruamel", "pyyaml"])
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def extra_args_of(text: str) -> dict:
+    return ((yaml.safe_load(text).get("spec") or {}).get("api") or {}).get("extraArgs") or {}
+
+
+def without_extra_args(text: str) -> dict:
+    data = yaml.safe_load(text)
+    api = (data.get("spec") or {}).get("api") or {}
+    api.pop("extraArgs", None)
+    if not api:
+        (data.get("spec") or {}).pop("api", None)
+    return data
+
+
+def key_paths(node, prefix=()):
+    """Every mapping's key order, by path: what 'keeps key order' means."""
+    if isinstance(node, dict):
+        yield prefix, list(node)
+        for key, value in node.items():
+            yield from key_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from key_paths(item, (*prefix, index))
+
+
+def comment_lines(text: str) -> list:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+# ------------------------------------------------------------------------------------------------ the corpus
+
+
+@ENGINES
+@pytest.mark.parametrize("name", GOOD)
+def test_audit_flags_are_set_as_strings_k0s_accepts(name, use_ruamel):
+    text = fixture(name)
+    result = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel)
+
+    assert result.changed
+    assert result.engine == ("ruamel" if use_ruamel else "pyyaml")
+    decoded = k0s_standin.load_strict(result.text)
+    extra = decoded["spec"]["api"]["extraArgs"]
+    for flag, value in AUDIT_AS_STRINGS.items():
+        assert extra[flag] == value
+        assert re.search(rf'^\s+{re.escape(flag)}: "{re.escape(value)}"$', result.text, re.MULTILINE)
+    assert result.extra_args == {**extra_args_of(text), **AUDIT_AS_STRINGS}
+    assert result.previous_extra_args == extra_args_of(text)
+    assert result.warnings == []
+
+
+@ENGINES
+@pytest.mark.parametrize("name", GOOD)
+def test_everything_else_is_kept_in_order(name, use_ruamel):
+    text = fixture(name)
+    result = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel)
+
+    assert without_extra_args(result.text) == without_extra_args(text)
+    before = dict(key_paths(yaml.safe_load(text)))
+    for path, keys in key_paths(yaml.safe_load(result.text)):
+        if path in before:  # new flags are appended after the existing ones
+            assert keys[: len(before[path])] == before[path], path
+
+
+@ENGINES
+@pytest.mark.parametrize("name", [*GOOD, "unquoted-numbers.yaml"])
+def test_applying_twice_changes_nothing_the_second_time(name, use_ruamel):
+    first = patch_k0s_config(fixture(name), AUDIT, use_ruamel=use_ruamel)
+    second = patch_k0s_config(first.text, AUDIT, use_ruamel=use_ruamel)
+
+    assert not second.changed
+    assert second.text == first.text
+    assert second.extra_args == first.extra_args == second.previous_extra_args
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_ruamel_keeps_comments_and_quoting_and_removal_restores_the_file_byte_for_byte(name):
+    text = fixture(name)
+    applied = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert comment_lines(applied.text) == comment_lines(text)
+    assert not applied.comments_dropped
+
+    previous = extra_args_of(text)
+    restore = {flag: previous[flag] for flag in AUDIT if flag in previous}
+    removed = patch_k0s_config(applied.text, restore, [flag for flag in AUDIT if flag not in previous], use_ruamel=True)
+    assert removed.changed
+    if name in ("no-api.yaml", "empty-spec.yaml"):
+        assert without_extra_args(removed.text) == without_extra_args(text)  # `api: {}` stays behind
+    else:
+        assert removed.text == text
+
+
+def test_ruamel_adds_new_flags_before_the_comments_that_introduce_the_next_section():
+    text = fixture("commented.yaml")
+    result = patch_k0s_config(text, {"audit-log-path": "/var/log/k0s/audit.log"}, use_ruamel=True)
+    lines = result.text.splitlines()
+    added = lines.index('      audit-log-path: "/var/log/k0s/audit.log"')
+    assert lines[added - 1] == "      profiling: 'false'"
+    assert lines[added + 1] == "    # End of the API section."
+    assert '  name: k0s   # must stay "k0s"' in lines
+    assert "    - k0s.example.internal   # DNS name of the load balancer" in lines
+
+
+def test_ruamel_keeps_comments_when_the_first_and_last_flags_are_removed():
+    text = fixture("commented.yaml")
+    result = patch_k0s_config(text, remove_extra_args=["service-node-port-range", "profiling"], use_ruamel=True)
+    gone = "# Keep NodePorts in the range the firewall allows."  # it was about the first flag
+    assert comment_lines(result.text) == [line for line in comment_lines(text) if line != gone]
+    assert "extraArgs" not in result.text
+    k0s_standin.load_strict(result.text)
+    lines = result.text.splitlines()
+    assert lines[lines.index("  # The network section below is shared by every controller.") + 1] == "  network:"
+
+
+def test_ruamel_keeps_indented_sequences():
+    text = fixture("unquoted-numbers.yaml")
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert "    sans:\n      - 10.0.0.1\n" in result.text
+    assert "  workerProfiles:\n    - name: default\n" in result.text
+
+
+def test_pyyaml_fallback_drops_comments_and_says_so():
+    result = patch_k0s_config(fixture("commented.yaml"), AUDIT, use_ruamel=False)
+    assert result.comments_dropped
+    assert comment_lines(result.text) == []
+    k0s_standin.load_strict(result.text)
+
+    plain = patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=False)
+    assert not plain.comments_dropped
+
+
+def test_unchanged_file_is_not_rendered_even_when_its_formatting_differs():
+    text = fixture("existing-extra-args.yaml")
+    result = patch_k0s_config(text, {"audit-log-maxage": 3, "oidc-client-id": "kubernetes"}, use_ruamel=True)
+    assert not result.changed
+    assert result.text is text
+
+
+def test_flags_that_were_missing_are_created_under_missing_sections():
+    for name in ("no-api.yaml", "empty-spec.yaml"):
+        result = patch_k0s_config(fixture(name), {"audit-log-path": "-"}, use_ruamel=True)
+        assert k0s_standin.load_strict(result.text)["spec"]["api"] == {"extraArgs": {"audit-log-path": "-"}}
+        assert "{" not in result.text.split("spec:", 1)[1]  # `spec: {}` became a block mapping
+
+    header = "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nmetadata:\n  name: k0s\n"
+    for body in ("", "spec:\n", "spec:\n  api:\n", "spec:\n  api:\n    extraArgs:\n"):
+        for use_ruamel in (True, False):
+            result = patch_k0s_config(header + body, {"v": 2}, use_ruamel=use_ruamel)
+            assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"] == {"v": "2"}, body
+
+
+def test_explicit_document_start_is_kept():
+    text = "---\n" + fixture("custom-users.yaml")
+    for use_ruamel in (True, False):
+        assert patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text.startswith("---\n")
+
+
+def test_facts_for_the_caller():
+    custom = patch_k0s_config(fixture("custom-users.yaml"), {})
+    assert (custom.kube_apiserver_user, custom.api_port, custom.changed) == ("apiserver-k0s", 7443, False)
+    default = patch_k0s_config(fixture("empty-spec.yaml"), {})
+    assert (default.kube_apiserver_user, default.api_port) == ("kube-apiserver", 6443)
+    broken_port = fixture("custom-users.yaml").replace("port: 7443", "port: '7443'")
+    odd = patch_k0s_config(broken_port, {})
+    assert odd.api_port == 6443
+    assert odd.warnings == [
+        "spec.api.port in k0s.yaml is '7443', not a port number: k0s will refuse it; reporting the default 6443."
+    ]
+
+
+# -------------------------------------------------------------------------------------------------- quoting
+
+
+@ENGINES
+def test_values_of_every_scalar_type_are_written_as_strings(use_ruamel):
+    values = {"i": 7, "t": True, "f": False, "x": 1.5, "o": "on", "yy": "y", "empty": "", "n": "null", "on": "x"}
+    result = patch_k0s_config(fixture("config-create.yaml"), values, use_ruamel=use_ruamel)
+    assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"] == {
+        "i": "7",
+        "t": "true",
+        "f": "false",
+        "x": "1.5",
+        "o": "on",
+        "yy": "y",
+        "empty": "",
+        "n": "null",
+        "on": "x",  # a key that YAML 1.1 would read as a boolean is quoted too
+    }
+    assert result.engine == ("ruamel" if use_ruamel else "pyyaml")
+    assert '      t: "true"\n' in result.text
+    assert '      yy: "y"\n' in result.text
+
+
+def test_an_existing_unquoted_value_of_ours_is_fixed():
+    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-maxbackup": 5}, use_ruamel=True)
+    assert result.changed
+    assert '      audit-log-maxbackup: "5"\n' in result.text
+    assert result.previous_extra_args["audit-log-maxbackup"] == 5
+
+
+@pytest.mark.parametrize(
+    "value", ["7", "true", "True", "null", "~", "", "y", "N", "on", "1e3", "0o17", "0x1F", "1_000", "1:20", ".5"]
+)
+def test_pyyaml_representer_quotes_strings_that_would_read_as_another_type(value):
+    text = yaml.dump({"k": value}, Dumper=core._K0sDumper, default_flow_style=False)
+    assert text.startswith(("k: '", 'k: "')), text
+    assert yaml.safe_load(text) == {"k": value}
+
+
+@pytest.mark.parametrize("value", ["kubernetes", "/var/log/k0s/audit.log", "NodeRestriction,PodSecurity", "8760h"])
+def test_pyyaml_representer_leaves_plain_strings_plain(value):
+    assert yaml.dump({"k": value}, Dumper=core._K0sDumper, default_flow_style=False) == f"k: {value}\n"
+
+
+@ENGINES
+def test_hand_written_numbers_of_other_flags_are_kept_and_warned_about(use_ruamel):
+    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-path": "-"}, use_ruamel=use_ruamel)
+    assert result.warnings == [
+        'spec.api.extraArgs.audit-log-maxbackup is a number, not a string: k0s will refuse this file; quote it ("5").',
+        'spec.api.extraArgs.profiling is a boolean, not a string: k0s will refuse this file; quote it ("false").',
+        "spec.api.extraArgs.max-requests-inflight is a number, not a string: k0s will refuse this file; "
+        'quote it ("400").',
+        'spec.api.extraArgs.goaway-chance is a number, not a string: k0s will refuse this file; quote it ("0.001").',
+    ]
+    assert "      max-requests-inflight: 400\n" in result.text
+    assert "      profiling: false\n" in result.text
+    with pytest.raises(k0s_standin.K0sConfigError, match="audit-log-maxbackup"):
+        k0s_standin.load_strict(result.text)
+    # once those are set by the module too, k0s accepts the file
+    fixed = {"audit-log-maxbackup": 5, "profiling": False, "max-requests-inflight": 400, "goaway-chance": 0.001}
+    k0s_standin.load_strict(patch_k0s_config(result.text, fixed, use_ruamel=use_ruamel).text)
+
+
+# ------------------------------------------------------------------------------------------------- refusals
+
+REFUSED = {
+    "not-yaml.yaml": r"^not-yaml\.yaml is not valid YAML \(.* at line 8, column 1\): "
+    r"fix it by hand, nothing was changed\.$",
+    "multi-doc.yaml": r"^multi-doc\.yaml holds more than one YAML document: k0s reads exactly one ClusterConfig",
+    "k0sctl-cluster.yaml": r"^k0sctl-cluster\.yaml is a k0sctl configuration "
+    r"\(apiVersion k0sctl\.k0sproject\.io/v1beta1, kind Cluster\), not k0s's ClusterConfig: "
+    r"this module edits the k0s\.yaml on each controller \(/etc/k0s/k0s\.yaml\)",
+    "extra-args-list.yaml": r"^spec\.api\.extraArgs in extra-args-list\.yaml is a list, not a mapping",
+    "extra-args-value-list.yaml": r"^spec\.api\.extraArgs\.enable-admission-plugins in extra-args-value-list\.yaml "
+    r"is a list, "
+    r"but k0s accepts only strings there: fix it by hand or list it in remove_extra_args\.$",
+    "top-list.yaml": r"^top-list\.yaml is a list at the top level, not a mapping: it is not a k0s ClusterConfig\.$",
+    "spec-list.yaml": r"^spec in spec-list\.yaml is a list, not a mapping",
+    "api-string.yaml": r"^spec\.api in api-string\.yaml is a string, not a mapping",
+    "wrong-kind.yaml": r"^wrong-kind\.yaml has apiVersion 'v1' and kind 'ConfigMap', but a k0s config file has "
+    r"apiVersion k0s\.k0sproject\.io/v1beta1 and kind ClusterConfig\.$",
+    "duplicate-key.yaml": r"^duplicate-key\.yaml has the key 'port' twice in one mapping \(line 8\): "
+    r"k0s refuses duplicate keys",
+}
+
+
+@ENGINES
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_files_that_cannot_be_edited_safely_are_refused_in_one_sentence(name, use_ruamel):
+    with pytest.raises(K0sConfigError) as caught:
+        patch_k0s_config(fixture(name), AUDIT, source=name, use_ruamel=use_ruamel)
+    message = str(caught.value)
+    assert re.search(REFUSED[name], message), message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_the_k0s_stand_in_refuses_the_same_files():
+    """The corpus is meaningful: what the module refuses, k0s refuses too (except a list value it could remove)."""
+    for name in REFUSED:
+        with pytest.raises((k0s_standin.K0sConfigError, yaml.YAMLError)):
+            k0s_standin.load_strict(fixture(name))
+
+
+def test_empty_file_is_refused():
+    with pytest.raises(K0sConfigError, match=r"^k0s\.yaml is empty: write a ClusterConfig into it"):
+        load_cluster_config("# nothing here\n")
+
+
+def test_a_bad_value_of_a_flag_can_be_removed_or_overwritten():
+    text = fixture("extra-args-value-list.yaml")
+    removed = patch_k0s_config(text, remove_extra_args=["enable-admission-plugins"])
+    assert "extraArgs" not in removed.text
+    replaced = patch_k0s_config(text, {"enable-admission-plugins": "NodeRestriction"})
+    assert k0s_standin.load_strict(replaced.text)["spec"]["api"]["extraArgs"] == {
+        "enable-admission-plugins": "NodeRestriction"
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", r"^extra_args has an empty or non-string flag name \(''\)"),
+        (
+            "--audit-log-path",
+            r"^extra_args has the flag name '--audit-log-path', which starts with '-': write it as 'audit-log-path'",
+        ),
+        ("audit-log-path=/x", r"^extra_args has the flag name 'audit-log-path=/x', which contains '='"),
+        ("audit log", r"^extra_args has the flag name 'audit log', which contains whitespace"),
+    ],
+)
+def test_bad_flag_names_are_refused(name, message):
+    with pytest.raises(K0sConfigError, match=message):
+        normalize_extra_args({name: "x"})
+    with pytest.raises(K0sConfigError, match=message.replace("extra_args", "remove_extra_args")):
+        normalize_flag_names([name])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, r"^extra_args\.f has no value: give it a string, or list the flag in remove_extra_args to delete it\.$"),
+        (["a", "b"], r"^extra_args\.f is a list, but kube-apiserver flags take one string"),
+        ({"a": "b"}, r"^extra_args\.f is a mapping, but kube-apiserver flags take one string"),
+    ],
+)
+def test_values_that_are_not_scalars_are_refused(value, message):
+    with pytest.raises(K0sConfigError, match=message):
+        patch_k0s_config(fixture("config-create.yaml"), {"f": value})
+
+
+def test_a_flag_both_set_and_removed_is_refused():
+    with pytest.raises(K0sConfigError, match=r"^The flag 'profiling' is both in extra_args and in remove_extra_args"):
+        patch_k0s_config(fixture("commented.yaml"), {"profiling": "false"}, ["profiling"])
+
+
+def test_removing_flags_that_are_not_there_changes_nothing():
+    text = fixture("config-create.yaml")
+    result = patch_k0s_config(text, remove_extra_args=["audit-log-path", "audit-log-path"])
+    assert not result.changed and result.text is text
+
+
+def test_forcing_ruamel_when_it_is_missing_is_refused(monkeypatch):
+    monkeypatch.setattr(core, "HAS_RUAMEL", False)
+    with pytest.raises(K0sConfigError, match=r"ruamel\.yaml was requested"):
+        patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=True)
+    assert patch_k0s_config(fixture("config-create.yaml"), AUDIT).engine == "pyyaml"
+
+
+def test_a_ruamel_failure_falls_back_to_pyyaml_with_a_warning(monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(core, "_render_ruamel_api_block", broken)
+    monkeypatch.setattr(core, "_render_ruamel_document", broken)
+    result = patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=True)
+    assert result.engine == "pyyaml"
+    assert result.warnings == ["ruamel.yaml could not round-trip it (boom), so PyYAML re-wrote k0s.yaml."]
+    k0s_standin.load_strict(result.text)
+
+
+# -------------------------------------------------------------------------------------------------- secrets
+
+SECRETS = ("Sup3rS3cretPassw0rd", "MyK1neT0ken", "Ev3ntsPassw0rd")
+
+
+@ENGINES
+def test_diff_text_never_shows_a_secret(use_ruamel):
+    text = fixture("kine-password.yaml")
+    after = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text
+    assert all(secret in after for secret in SECRETS)  # the file keeps them
+    for masked in (mask_secrets(text), mask_secrets(after)):
+        assert not any(secret in masked for secret in SECRETS), masked
+        assert f'dataSource: "{MASK}"' in masked
+        assert f'db-token: "{MASK}"' in masked
+        assert f"https://events:{MASK}@10.0.0.30" in masked
+        assert "endpoint-timeout: 30s" in masked
+        assert "audit-log-path" in masked or masked == mask_secrets(text)
+        assert masked.count("\n") == (text if masked == mask_secrets(text) else after).count("\n")
+
+
+def test_masking_covers_block_scalars_nested_values_and_comments():
+    text = (
+        "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nmetadata:\n  name: k0s\nspec:\n  storage:\n"
+        "    type: etcd\n    etcd:\n      externalCluster:\n        clientKeyFile: /etc/k0s/etcd.key\n"
+        "        endpoints:\n        - https://etcd:2379\n      clientSecret: |\n        first-hidden\n"
+        "        second-hidden\n      tokens:\n      - hidden-1\n      - {inner: hidden-2}\n"
+        "  # old: mysql://root:hidden-3@tcp(db:3306)/k0s\n  api:\n    port: 6443\n"
+    )
+    masked = mask_secrets(text)
+    assert not re.search("hidden", masked), masked
+    assert "clientKeyFile" in masked and "https://etcd:2379" in masked and "port: 6443" in masked
+    yaml.safe_load(masked)  # still YAML
+
+
+def test_masking_leaves_files_without_secrets_alone():
+    text = fixture("config-create.yaml")
+    assert mask_secrets(text) == text
+    # a key that looks secret outside spec.storage is not a secret of the storage
+    assert mask_secrets("spec:\n  api:\n    extraArgs:\n      token-auth-file: /x\n") == (
+        "spec:\n  api:\n    extraArgs:\n      token-auth-file: /x\n"
+    )
+
+
+def test_has_comments_ignores_hashes_inside_values():
+    assert has_comments(fixture("commented.yaml"))
+    assert not has_comments("a: \"x # y\"\nb: c#d\nc: '#'\n")
+    assert has_comments("a: b # c\n")
+    assert not has_comments(fixture("config-create.yaml"))
+
+
+# ------------------------------------------------------------------------------ the two ruamel.yaml renderers
+
+
+def test_only_the_api_block_is_round_tripped():
+    odd = "  network: {provider:   kuberouter,   podCIDR: 10.244.0.0/16}   # spacing a round trip would change\n"
+    text = fixture("commented.yaml").replace(
+        "  network:\n    provider: kuberouter\n    podCIDR: 10.244.0.0/16\n    serviceCIDR: 10.96.0.0/12\n", odd
+    )
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert odd in result.text
+    assert result.warnings == []
+    assert text.replace("      profiling: 'false'\n", "") == "".join(
+        line for line in result.text.splitlines(True) if "audit-" not in line and "profiling" not in line
+    )
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_the_whole_document_renderer_gives_the_same_data_and_keeps_comments(name, monkeypatch):
+    monkeypatch.setattr(core, "_render_ruamel_api_block", lambda *_args: None)
+    text = fixture(name)
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert result.engine == "ruamel" and result.warnings == []
+    assert comment_lines(result.text) == comment_lines(text)
+    assert k0s_standin.load_strict(result.text) == k0s_standin.load_strict(
+        patch_k0s_config(text, AUDIT, use_ruamel=True).text
+    )
+    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        fixture("custom-users.yaml").replace("\n", "\r\n"),
+        fixture("custom-users.yaml").replace(
+            "  api:\n    address: 10.1.2.3\n    port: 7443\n", "  api: {port: 7443}\n"
+        ),
+        fixture("existing-extra-args.yaml").rstrip("\n"),
+        fixture("commented.yaml").replace("spec:\n  api:\n", "spec:\n  api:   # the API server\n"),
+    ],
+    ids=["crlf", "flow-api", "no-final-newline", "comment-on-api"],
+)
+def test_unusual_layouts_are_patched_correctly(text):
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert result.engine == "ruamel" and result.warnings == []
+    decoded = k0s_standin.load_strict(result.text)
+    assert {key: decoded["spec"]["api"]["extraArgs"][key] for key in AUDIT} == AUDIT_AS_STRINGS
+    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed

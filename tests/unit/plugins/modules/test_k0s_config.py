@@ -1,0 +1,293 @@
+"""Unit tests of the k0rdent.audit.k0s_config module: the file handling around the pure patch logic.
+
+The module runs in-process (``patch_module_args``). A fake ``k0s`` on the PATH runs the repository's k0s stand-in
+(tests/k0s_standin), whose ``config validate`` decodes as strictly as k0s and whose ``config create`` prints a
+default ClusterConfig; it logs every call so that the tests see which commands the module ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.k0rdent.audit.plugins.module_utils import _k0s_config as core
+from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
+
+REPO = Path(__file__).resolve().parents[4]
+FIXTURES = REPO / "tests" / "unit" / "fixtures" / "k0s"
+STANDIN = REPO / "tests" / "k0s_standin" / "k0s_standin.py"
+sys.path.insert(0, str(STANDIN.parent))
+
+import k0s_standin  # noqa: E402
+
+AUDIT = {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": 7}
+SECRET = "Sup3rS3cretPassw0rd"
+
+
+@pytest.fixture
+def bindir(tmp_path, monkeypatch):
+    """A PATH without k0s; ``install_k0s`` puts one there."""
+    path = tmp_path / "bin"
+    path.mkdir()
+    monkeypatch.setenv("PATH", f"{path}:/usr/bin:/bin")
+    return path
+
+
+@pytest.fixture
+def install_k0s(bindir, tmp_path):
+    log = tmp_path / "k0s-calls.log"
+
+    def install(body: str | None = None) -> Path:
+        command = body or f'exec "{sys.executable}" "{STANDIN}" "$@"'
+        script = bindir / "k0s"
+        script.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n{command}\n')
+        script.chmod(0o755)
+        return log
+
+    return install
+
+
+@pytest.fixture
+def run(tmp_path, capsys):
+    module_tmp = tmp_path / "module-tmp"
+    module_tmp.mkdir()
+
+    def run_module(check: bool = False, diff: bool = False, **args) -> dict:
+        args.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=str(module_tmp))
+        ansible_warnings._global_warnings.clear()  # they are process-wide; each run here is a process of its own
+        with patch_module_args(args), pytest.raises(SystemExit):
+            k0s_config.main()
+        return json.loads(capsys.readouterr().out)
+
+    return run_module
+
+
+def warnings_of(result: dict) -> list:
+    """Warning texts (ansible-core 2.19 returns them as structured summaries)."""
+    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
+
+
+def copy_fixture(tmp_path: Path, name: str, mode: int = 0o640) -> Path:
+    target = tmp_path / "etc" / "k0s.yaml"
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes((FIXTURES / name).read_bytes())
+    target.chmod(mode)
+    return target
+
+
+def snapshot(path: Path) -> tuple:
+    info = path.stat()
+    return path.read_bytes(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
+
+
+def test_check_mode_tells_what_a_real_run_does_without_writing(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "kine-password.yaml")
+    before = snapshot(path)
+
+    checked = run(path=str(path), extra_args=AUDIT, check=True, diff=True)
+    assert snapshot(path) == before
+    applied = run(path=str(path), extra_args=AUDIT, diff=True)
+
+    assert checked["changed"] is applied["changed"] is True
+    assert checked["diff"] == applied["diff"]
+    assert checked["extra_args"] == applied["extra_args"]
+    diff = applied["diff"]
+    assert diff["before_header"] == diff["after_header"] == str(path)
+    assert '      audit-log-maxage: "7"\n' in diff["after"]
+    assert SECRET not in json.dumps(diff)
+    assert 'dataSource: "********"' in diff["before"]
+    assert SECRET in path.read_text()  # the file keeps it
+
+
+def test_apply_keeps_owner_and_mode_and_then_changes_nothing(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "existing-extra-args.yaml", mode=0o640)
+    if os.geteuid() == 0:
+        os.chown(path, 4321, 4322)
+
+    first = run(path=str(path), extra_args=AUDIT)
+    assert first["changed"] is True
+    assert first["created"] is False
+    assert first["previous_extra_args"]["audit-log-maxage"] == "3"
+    assert first["extra_args"]["audit-log-maxage"] == "7"
+    assert first["extra_args"]["oidc-client-id"] == "kubernetes"
+    assert (first["kube_apiserver_user"], first["api_port"]) == ("kube-apiserver", 6443)
+    assert "backup_file" not in first and "diff" not in first
+    k0s_standin.load_strict(path.read_text())
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (info.st_uid, info.st_gid) == (4321, 4322)
+
+    after_first = snapshot(path)
+    second = run(path=str(path), extra_args={"audit-log-maxage": "7", "audit-log-path": "/var/log/k0s/audit.log"})
+    assert second["changed"] is False
+    assert snapshot(path) == after_first
+
+
+def test_backup_is_made_only_on_change_and_is_no_more_readable(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "commented.yaml", mode=0o600)
+    original = path.read_bytes()
+    os.umask(0o022)
+
+    result = run(path=str(path), extra_args=AUDIT, backup=True)
+    backup = Path(result["backup_file"])
+    assert backup.read_bytes() == original
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert backup.stat().st_uid == path.stat().st_uid
+
+    again = run(path=str(path), extra_args=AUDIT, backup=True)
+    assert again["changed"] is False and "backup_file" not in again
+    assert len(list(path.parent.glob("k0s.yaml.*~"))) == 1
+
+
+def test_missing_file_without_k0s_is_created_minimal_and_private(tmp_path, bindir, run):
+    path = tmp_path / "k0s.yaml"
+    checked = run(path=str(path), extra_args=AUDIT, check=True, diff=True)
+    assert checked["changed"] is checked["created"] is True
+    assert checked["diff"]["before"] == ""
+    assert not path.exists()
+
+    created = run(path=str(path), extra_args=AUDIT)
+    assert created["created"] is True and created["previous_extra_args"] == {}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    decoded = k0s_standin.load_strict(path.read_text())
+    assert decoded["metadata"]["name"] == "k0s"
+    assert decoded["spec"]["api"]["extraArgs"] == {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}
+
+
+def test_missing_file_with_k0s_starts_from_k0s_config_create_and_is_validated(tmp_path, install_k0s, run):
+    log = install_k0s()
+    path = tmp_path / "k0s.yaml"
+
+    result = run(path=str(path), extra_args=AUDIT, mode="0640")
+    assert result["created"] is True
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    decoded = k0s_standin.load_strict(path.read_text())
+    assert decoded["spec"]["installConfig"]["users"]["kubeAPIserverUser"] == "kube-apiserver"
+    calls = log.read_text().splitlines()
+    assert calls[0] == "config create"
+    assert calls[1].startswith("config validate --config ")
+    assert str(path) not in calls[1]  # a temporary copy is validated, not the file
+
+
+def test_failing_k0s_config_create_fails_with_its_stderr(tmp_path, install_k0s, run):
+    install_k0s("echo 'Error: cannot read node address' >&2; exit 3")
+    result = run(path=str(tmp_path / "k0s.yaml"), extra_args=AUDIT)
+    assert result["failed"] is True
+    assert "config create failed (rc 3): Error: cannot read node address" in result["msg"]
+    assert not (tmp_path / "k0s.yaml").exists()
+
+
+def test_default_validation_by_k0s_refuses_and_leaves_the_file_untouched(tmp_path, install_k0s, run):
+    install_k0s()
+    path = copy_fixture(tmp_path, "unquoted-numbers.yaml")
+    before = snapshot(path)
+
+    result = run(path=str(path), extra_args=AUDIT, backup=True)
+    assert result["failed"] is True
+    assert result["msg"].startswith("The validation command ")
+    assert "refused the new content of" in result["msg"]
+    assert "cannot unmarshal number" in result["msg"]
+    assert snapshot(path) == before
+    assert list(path.parent.glob("k0s.yaml.*~")) == []  # no backup of a change that did not happen
+
+
+def test_validation_can_be_switched_off_or_replaced(tmp_path, install_k0s, run):
+    log = install_k0s()
+    path = copy_fixture(tmp_path, "config-create.yaml")
+
+    assert run(path=str(path), extra_args={"a": "1"}, validate="")["changed"] is True
+    assert not log.exists()
+
+    before = snapshot(path)
+    failed = run(path=str(path), extra_args={"a": "2"}, validate="/bin/sh -c 'echo nope >&2; exit 1' %s")
+    assert failed["failed"] is True and failed["msg"].endswith(": nope")
+    assert snapshot(path) == before
+
+    missing = run(path=str(path), extra_args={"a": "2"}, validate="/bin/true")
+    assert missing["msg"] == "validate must contain %s, where the temporary file goes: '/bin/true'."
+    assert snapshot(path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"extra_args": {"--audit-log-path": "x"}}, "extra_args has the flag name '--audit-log-path', which starts"),
+        ({"extra_args": {"a": ["x"]}}, "extra_args.a is a list, but kube-apiserver flags take one string"),
+        ({"extra_args": {"a": "x"}, "remove_extra_args": ["a"]}, "The flag 'a' is both in extra_args and in"),
+    ],
+)
+def test_bad_options_fail_before_reading_the_file(tmp_path, bindir, run, args, message):
+    result = run(path=str(tmp_path / "does-not-matter.yaml"), **args)
+    assert result["failed"] is True and result["msg"].startswith(message)
+
+
+def test_bad_files_fail_and_stay_untouched(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "k0sctl-cluster.yaml")
+    before = snapshot(path)
+    result = run(path=str(path), extra_args=AUDIT)
+    assert result["msg"].startswith(f"{path} is a k0sctl configuration")
+    assert snapshot(path) == before
+
+    assert run(path=str(tmp_path), extra_args=AUDIT)["msg"] == (
+        f"{tmp_path} is a directory: set path to the k0s configuration file inside it."
+    )
+    missing_dir = tmp_path / "nowhere" / "k0s.yaml"
+    assert run(path=str(missing_dir), extra_args=AUDIT)["msg"] == (
+        f"The directory {missing_dir.parent} of {missing_dir} does not exist: create it first (the role does)."
+    )
+
+
+def test_mode_and_content_changes_are_both_in_the_diff(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "config-create.yaml", mode=0o644)
+    result = run(path=str(path), extra_args=AUDIT, mode="0600", diff=True)
+    assert result["changed"] is True
+    content, attributes = result["diff"]
+    assert "audit-log-path" in content["after"]
+    assert attributes["before"]["mode"] == "0644" and attributes["after"]["mode"] == "0600"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    only_mode = run(path=str(path), extra_args=AUDIT, mode="0640")
+    assert only_mode["changed"] is True
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_without_ruamel_comments_are_dropped_with_a_warning(tmp_path, bindir, run, monkeypatch):
+    # Patch the module_utils the module itself imported: once a filter test has installed Ansible's collection
+    # loader, that object can differ from the one this file imported at collection time.
+    monkeypatch.setattr(sys.modules[k0s_config.patch_k0s_config.__module__], "HAS_RUAMEL", False)
+    path = copy_fixture(tmp_path, "commented.yaml")
+    result = run(path=str(path), extra_args=AUDIT, backup=True)
+    assert "#" not in path.read_text()
+    [warning] = warnings_of(result)
+    assert warning.startswith(f"ruamel.yaml cannot be imported on this host, so the comments in {path} were dropped")
+    assert f"the backup {result['backup_file']} keeps them" in warning
+
+    plain = copy_fixture(tmp_path, "config-create.yaml")
+    assert warnings_of(run(path=str(plain), extra_args=AUDIT)) == []
+
+
+def test_hand_written_numbers_are_warned_about(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "unquoted-numbers.yaml")
+    result = run(path=str(path), extra_args=AUDIT)
+    assert len(warnings_of(result)) == 4
+    assert warnings_of(result)[1] == (
+        'spec.api.extraArgs.profiling is a boolean, not a string: k0s will refuse this file; quote it ("false").'
+    )
+
+
+def test_a_symlink_is_followed(tmp_path, bindir, run):
+    target = copy_fixture(tmp_path, "custom-users.yaml")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    result = run(path=str(link), extra_args=AUDIT)
+    assert (result["kube_apiserver_user"], result["api_port"]) == ("apiserver-k0s", 7443)
+    assert link.is_symlink()
+    assert "audit-log-path" in target.read_text()
