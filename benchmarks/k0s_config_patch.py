@@ -94,7 +94,7 @@ def large_k0s_yaml(lines: int = 2000) -> str:
 
 def timed(function, repeat: int) -> list:
     times = []
-    for _ in range(repeat):
+    for _unused in range(repeat):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
@@ -120,7 +120,9 @@ def module_process(text: str, force_pyyaml: bool, workdir: Path) -> float:
     )
     env = dict(os.environ, PYTHONPATH=str(collections_root()), PATH="/usr/bin:/bin")
     start = time.perf_counter()
-    process = subprocess.run([sys.executable, "-c", code, str(args)], capture_output=True, text=True, env=env)
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(args)], capture_output=True, text=True, env=env, check=False
+    )
     elapsed = time.perf_counter() - start
     result = json.loads(process.stdout)
     if not result.get("changed"):
@@ -151,7 +153,7 @@ def main() -> int:
             "mask": timed(lambda r=result: (core.mask_secrets(text), core.mask_secrets(r.text)), options.repeat),
         }
         with tempfile.TemporaryDirectory() as workdir:
-            rows["module"] = [module_process(text, not use_ruamel, Path(workdir)) for _ in range(options.repeat)]
+            rows["module"] = [module_process(text, not use_ruamel, Path(workdir)) for _unused in range(options.repeat)]
         for what, times in rows.items():
             print(f"{mode:8} {what:8} {min(times):7.3f} {statistics.median(times):7.3f} {max(times):7.3f}")
         worst = max(worst, statistics.median(rows["module"]))

@@ -127,14 +127,14 @@ EVENT_MIX = [
 
 def event_stream(count: int) -> list:
     rng = random.Random(20260101)
-    weights = [weight for weight, _ in EVENT_MIX]
-    return rng.choices([event for _, event in EVENT_MIX], weights=weights, k=count)
+    weights = [weight for weight, _unused in EVENT_MIX]
+    return rng.choices([event for _unused, event in EVENT_MIX], weights=weights, k=count)
 
 
 def throughput(evaluate, events: list, repeat: int) -> float:
     """Median events per second of ``evaluate`` over ``events``."""
     rates = []
-    for _ in range(repeat):
+    for _unused in range(repeat):
         start = time.perf_counter()
         for event in events:
             evaluate(event)
@@ -169,7 +169,7 @@ def main() -> int:
 
     big_policy = merge_and_validate()
     times = []
-    for _ in range(options.repeat):
+    for _unused in range(options.repeat):
         start = time.perf_counter()
         merge_and_validate()
         times.append(time.perf_counter() - start)

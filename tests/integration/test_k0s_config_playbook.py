@@ -64,6 +64,7 @@ def playbook(tmp_path):
             env=env,
             capture_output=True,
             text=True,
+            check=False,
             timeout=120,
         )
         assert process.returncode == 0, process.stdout + process.stderr

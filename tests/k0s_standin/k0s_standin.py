@@ -235,7 +235,7 @@ def load_strict(text: str) -> dict:
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    docs = [doc for doc in _load_documents(text)]
+    docs = list(_load_documents(text))
     non_empty = [doc for doc in docs if doc is not None]
     if len(docs) > 1:
         raise K0sConfigError(

@@ -36,14 +36,14 @@ def test_each_controller_was_restarted_exactly_once(lifecycles):
 def test_never_two_controllers_down_at_once(lifecycles):
     outages = []
     for name, events in lifecycles.items():
-        stops = [stamp for stamp, event, _ in events if event == "stopped"]
-        readies = [stamp for stamp, event, _ in events if event == "ready"]
+        stops = [stamp for stamp, event, _unused in events if event == "stopped"]
+        readies = [stamp for stamp, event, _unused in events if event == "ready"]
         assert len(stops) == 1 and len(readies) == 2, (name, events)
         outages.append((stops[0], readies[1], name))
     outages.sort()
-    for (_, end, first), (start, _, second) in zip(outages, outages[1:]):
+    for (_unused, end, first), (start, _unused, second) in zip(outages, outages[1:]):
         assert end < start, "%s was still down when %s went down" % (first, second)
-    assert [name for _, _, name in outages] == HOSTS, "the rollout did not follow the inventory order"
+    assert [name for _unused, _unused, name in outages] == HOSTS, "the rollout did not follow the inventory order"
 
 
 def test_each_controller_is_ready_and_writes_audit_events(host):

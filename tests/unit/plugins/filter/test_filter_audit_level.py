@@ -49,7 +49,7 @@ def test_compiled_policy_is_cached_by_content(monkeypatch):
     calls = []
     real = _audit_policy.compile_policy
     monkeypatch.setattr(_audit_policy, "compile_policy", lambda policy: calls.append(1) or real(policy))
-    for _ in range(5):
+    for _unused in range(5):
         audit_level(dict(POLICY), {"verb": "get", "requestURI": "/metrics"})
     assert len(calls) == 1
     changed = dict(POLICY, omitStages=[])
@@ -82,7 +82,7 @@ def test_cache_works_for_mapping_subclasses_too():
 
     _audit_policy._CACHE.clear()
     tagged = OrderedDict(POLICY)
-    for _ in range(3):
+    for _unused in range(3):
         assert audit_level(tagged, {"verb": "get", "requestURI": "/metrics"})["rule_index"] is None
     assert len(_audit_policy._CACHE) == 1
 

@@ -24,7 +24,8 @@ def policy(*rules, **fields):
     return {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": list(rules), **fields}
 
 
-def resource_event(resource, verb="get", group="", subresource="", namespace="default", name="", user=JANE):
+def resource_event(resource, verb="get", group="", subresource="", namespace="default", name="", user="jane"):
+    user = JANE if user == "jane" else user
     ref = {"apiGroup": group, "apiVersion": "v1", "resource": resource, "namespace": namespace, "name": name}
     if subresource:
         ref["subresource"] = subresource
@@ -34,7 +35,8 @@ def resource_event(resource, verb="get", group="", subresource="", namespace="de
     return event
 
 
-def url_event(uri, verb="get", user=JANE):
+def url_event(uri, verb="get", user="jane"):
+    user = JANE if user == "jane" else user
     event = {"verb": verb, "requestURI": uri}
     if user is not None:
         event["user"] = user

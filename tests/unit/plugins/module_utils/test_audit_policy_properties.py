@@ -68,7 +68,7 @@ def rules(draw, words=None, groups=None, patterns=None, url_specs=None, names_po
         rule["nonResourceURLs"] = draw(st.lists(url_specs, min_size=1, max_size=3))
     elif kind == "resource":
         entries = []
-        for _ in range(draw(st.integers(0, 3))):
+        for _unused in range(draw(st.integers(0, 3))):
             entry = {}
             if draw(st.booleans()):
                 entry["group"] = draw(groups)

@@ -17,7 +17,6 @@ import pytest
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.k0rdent.audit.plugins.module_utils import _k0s_config as core
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
 
 REPO = Path(__file__).resolve().parents[4]
