@@ -24,7 +24,7 @@ rootfs="$work/rootfs"
 start=$(date +%s)
 mmdebstrap --variant=apt --mode=root --format=directory \
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-  --include=systemd,systemd-sysv,python3,python3-yaml,sudo,procps,python3-ruamel.yaml,openssl,ca-certificates,iproute2,curl,e2fsprogs \
+  --include=systemd,systemd-sysv,passwd,python3,python3-yaml,sudo,procps,python3-ruamel.yaml,openssl,ca-certificates,iproute2,curl,e2fsprogs \
   --customize-hook='chroot "$1" sh -c ": > /etc/machine-id; rm -f /var/lib/dbus/machine-id"' \
   --customize-hook='chroot "$1" systemctl mask getty.target console-getty.service systemd-logind.service systemd-remount-fs.service sys-kernel-debug.mount sys-kernel-tracing.mount systemd-firstboot.service' \
   --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \

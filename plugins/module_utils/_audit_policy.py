@@ -417,8 +417,17 @@ def policy_errors(policy: t.Any, kubernetes_version: t.Optional[str] = None) -> 
 # Merging
 
 
-def _flatten(value: t.Any, label: str, problems: list[str]) -> list[tuple[str, t.Any]]:
-    """Return ``(place, plain copy of item)`` pairs of a flat list or a list of lists, in the order given."""
+def _first_label(label: t.Any) -> str:
+    return str(label[0]) if isinstance(label, (list, tuple)) and label else str(label)
+
+
+def _flatten(value: t.Any, label: t.Any, problems: list[str]) -> list[tuple[str, t.Any]]:
+    """Return ``(place, plain copy of item)`` pairs of a flat list or a list of lists, in the order given.
+
+    ``label`` is a string, or for a list of lists one label per inner list (the variable each came from).
+    """
+    inner_labels = [str(name) for name in label] if isinstance(label, (list, tuple)) else []
+    label = inner_labels[0] if inner_labels else str(label)
     if value is None:
         return []
     if isinstance(value, (str, Mapping)) or not isinstance(value, (list, tuple)):
@@ -427,7 +436,8 @@ def _flatten(value: t.Any, label: str, problems: list[str]) -> list[tuple[str, t
     items: list[tuple[str, t.Any]] = []
     for index, item in enumerate(value):
         if isinstance(item, (list, tuple)):
-            items.extend((f"{label}[{index}][{position}]", _plain(sub)) for position, sub in enumerate(item))
+            inner = inner_labels[index] if index < len(inner_labels) else f"{label}[{index}]"
+            items.extend((f"{inner}[{position}]", _plain(sub)) for position, sub in enumerate(item))
         else:
             items.append((f"{label}[{index}]", _plain(item)))
     return items
@@ -485,14 +495,18 @@ def merge_rules(
 
     Every input rule is validated like :func:`policy_errors` validates a policy rule; ``kubernetes_version`` has
     the same meaning. ``source_names`` maps ``baseline``, ``prepend``, ``append``, ``exclude`` and
-    ``extra_api_groups`` to the labels used in messages (for example the role's variable names). All problems are
+    ``extra_api_groups`` to the labels used in messages (for example the role's variable names); for an input given
+    as a list of lists the label may be a list with one label per inner list. All problems are
     reported at once in one :class:`AuditPolicyError`, joined by ``"; "``.
     """
     labels = {key: key for key in ("baseline", "prepend", "append", "exclude", "extra_api_groups")}
     if source_names is not None:
         if not isinstance(source_names, Mapping):
             raise AuditPolicyError(f"source_names: must be a mapping, not {_describe(source_names)}.")
-        labels.update((str(key), str(value)) for key, value in source_names.items())
+        labels.update(
+            (str(key), list(value) if isinstance(value, (list, tuple)) else str(value))
+            for key, value in source_names.items()
+        )
     star_group_ok = _star_group_allowed(kubernetes_version)
     problems: list[str] = []
 
@@ -569,8 +583,8 @@ def merge_rules(
             merged.append(rule)
     if not merged:
         raise AuditPolicyError(
-            f"{labels['exclude']}: excluding every baseline rule and adding none leaves a policy with no rules, "
-            "which kube-apiserver refuses to load."
+            f"{_first_label(labels['exclude'])}: excluding every baseline rule and adding none leaves a policy"
+            " with no rules, which kube-apiserver refuses to load."
         )
     return merged
 
