@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-# Everything the role could touch, by path, owner, group, mode and content. Ansible's own working directory on the
-# host (/root/.ansible) is left out: it is the connection's, not the role's.
+# Everything the role could touch, by path, owner, group, mode and content: /etc/k0s, the log directory, the API
+# server's account, and /root (the unreadable-parent case). Ansible's own working directory on the host
+# (/root/.ansible) is left out: it is the connection's, not the role's; so is the systemd journal.
 SNAPSHOT = (
-    "find /etc/k0s /var/log /root /var/lib/k0s-standin -xdev -path /root/.ansible -prune"
+    "find /etc/k0s /var/log/k0s /root /var/lib/k0s-standin -xdev -path /root/.ansible -prune"
     " -o -printf '%p %u %g %m\\n' 2>/dev/null | sort;"
-    " find /etc/k0s /var/log /root -xdev -path /root/.ansible -prune -o -type f -exec sha256sum {} +"
+    " find /etc/k0s /var/log/k0s /root -xdev -path /root/.ansible -prune -o -type f -exec sha256sum {} +"
     " 2>/dev/null | sort;"
-    " getent passwd kube-apiserver"
+    " getent passwd kube-apiserver; getent group kube-apiserver"
 )
 
 

@@ -18,8 +18,8 @@ def rollout(playbook):
 
 def test_the_rollout_fails_with_what_was_rolled_back(rollout):
     assert rollout.returncode != 0
-    output = rollout.stdout
-    assert "k0scontroller on k0s-audit-rb1 did not serve /readyz" in output
+    output = rollout.stdout + rollout.stderr
+    assert "k0scontroller on k0s-audit-rb1 did not serve /readyz" in output, output[-4000:]
     assert "Rolled back: /etc/k0s/k0s.yaml from /etc/k0s/k0s.yaml." in output
     assert "is ready again" in output
     assert "journalctl -u k0scontroller" in output
