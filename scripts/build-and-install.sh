@@ -7,8 +7,9 @@ cd "$repo"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" .
-ansible-galaxy collection install --offline -p "$out/collections" "$out"/k0rdent-audit-*.tar.gz
+# Only the scratch path: with the checkout's own path in sight, ansible-galaxy would find k0rdent.audit installed.
 export ANSIBLE_COLLECTIONS_PATH="$out/collections"
+ansible-galaxy collection install --offline --force -p "$out/collections" "$out"/k0rdent-audit-*.tar.gz
 ansible-doc -t module k0rdent.audit.k0s_config k0rdent.audit.k0s_host_info >/dev/null
 ansible-doc -t filter -l k0rdent.audit
 for f in $(ls plugins/filter/*.py | xargs -n1 basename | sed 's/\.py$//'); do
