@@ -77,7 +77,6 @@ def inventory(names: list[str], directory: Path) -> Path:
                     "vars": {
                         "ansible_connection": "community.docker.docker",
                         "ansible_python_interpreter": "/usr/bin/python3",
-                        "k0s_audit_serial": "100%",
                     },
                 }
             }
@@ -139,7 +138,8 @@ def main() -> int:
                     ping, _unused = timed(
                         ["ansible", "-i", inv, "all", "-m", "ansible.builtin.ping"], environment(forks)
                     )
-                    playbook = ["ansible-playbook", "-i", inv, "k0rdent.audit.enable"]
+                    # serial is decided before inventory variables exist: it must come as an extra variable.
+                    playbook = ["ansible-playbook", "-i", inv, "-e", "k0s_audit_serial=100%", "k0rdent.audit.enable"]
                     first, first_out = timed(playbook, environment(forks, "ansible.posix.json"))
                     again, again_out = timed(playbook, environment(forks, "ansible.posix.json"))
                 first_reached, first_changed = host_executions(first_out)

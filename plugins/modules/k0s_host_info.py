@@ -40,6 +40,13 @@ options:
     description: The systemd unit of the k0s controller.
     type: str
     default: k0scontroller
+  stat_paths:
+    description:
+      - Paths whose owner, group, mode and (for regular files) SHA-1 checksum are returned in RV(stats), so the
+        caller can skip a task whose target is already as wanted.
+    type: list
+    elements: path
+    default: []
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -118,6 +125,12 @@ disk:
       description: Size of the file system in megabytes.
       type: int
       sample: 51200
+stats:
+  description: For each of O(stat_paths), what is there now.
+  returned: always
+  type: dict
+  sample:
+    /var/log/k0s: {exists: true, isdir: true, owner: root, group: root, mode: "0750", checksum: null}
 service:
   description: The state of the controller's systemd unit.
   returned: always
@@ -138,6 +151,7 @@ service:
 """
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -213,6 +227,29 @@ def _untraversable(paths, uid, gids):
     return found
 
 
+def _stat(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return {"exists": False}
+    checksum = None
+    if stat.S_ISREG(st.st_mode):
+        digest = hashlib.sha1()  # the checksum Ansible's file modules report
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(65536), b""):
+                digest.update(block)
+        checksum = digest.hexdigest()
+    return {
+        "exists": True,
+        "isdir": stat.S_ISDIR(st.st_mode),
+        "islnk": stat.S_ISLNK(st.st_mode),
+        "owner": _name_of(pwd.getpwuid, st.st_uid),
+        "group": _name_of(grp.getgrgid, st.st_gid),
+        "mode": "%04o" % stat.S_IMODE(st.st_mode),
+        "checksum": checksum,
+    }
+
+
 def _disk(path):
     if not path:
         return {}
@@ -244,6 +281,7 @@ def main():
             "paths": {"type": "list", "elements": "path", "default": []},
             "disk_path": {"type": "path"},
             "service": {"type": "str", "default": "k0scontroller"},
+            "stat_paths": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -254,6 +292,7 @@ def main():
         untraversable=_untraversable(module.params["paths"], uid, gids),
         disk=_disk(module.params["disk_path"]),
         service=_service(module, module.params["service"]),
+        stats={path: _stat(path) for path in module.params["stat_paths"]},
     )
 
 

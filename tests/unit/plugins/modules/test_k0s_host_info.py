@@ -52,3 +52,16 @@ def test_account_of_a_missing_user():
 def test_account_of_root():
     info, uid, gids = k0s_host_info._account("root")
     assert info["exists"] and uid == 0 and 0 in gids and info["group"] == "root"
+
+
+def test_stat_reports_what_the_role_compares(tmp_path):
+    policy = tmp_path / "audit-policy.yaml"
+    policy.write_text("rules: []\n")
+    os.chmod(policy, 0o644)
+    found = k0s_host_info._stat(str(policy))
+    assert found["exists"] and not found["isdir"] and not found["islnk"]
+    assert found["mode"] == "0644"
+    assert found["checksum"] == "6086d66762cb8b9581d573d3ddaa15929da10b91"  # sha1 of "rules: []\n"
+    directory = k0s_host_info._stat(str(tmp_path))
+    assert directory["isdir"] and directory["checksum"] is None
+    assert k0s_host_info._stat(str(tmp_path / "missing")) == {"exists": False}
