@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE = "k0s-audit-systemd:bookworm"
 PREFIX = "k0s-audit-bench-"
 CONTROLLER_ACTIONS = {
+    "ansible.builtin.validate_argument_spec",
+    "validate_argument_spec",
     "ansible.builtin.set_fact",
     "ansible.builtin.assert",
     "ansible.builtin.debug",
