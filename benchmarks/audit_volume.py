@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import uuid
@@ -45,6 +44,9 @@ from typing import Any, Optional
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from collection_root import collections_root  # noqa: E402  (one shim for tests and benchmarks)
+
 MIB = 1024 * 1024  # kube-apiserver's --audit-log-maxsize "megabytes" are lumberjack's MiB
 SHORT_STAGES = ("RequestReceived", "ResponseComplete")
 LONG_STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete")
@@ -67,17 +69,6 @@ TS_RECEIVED = "2026-11-29T14:07:01.123456Z"
 TS_STAGE = "2026-11-29T14:07:01.131802Z"
 TS_OBJECT = "2026-11-29T09:41:17Z"
 IMAGE_REGISTRY = "registry.example.com"
-
-
-def collections_root() -> Path:
-    if REPO.parent.name == "k0rdent" and REPO.parent.parent.name == "ansible_collections":
-        return REPO.parent.parent.parent
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "k0rdent" / "audit"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link, target_is_directory=True)
-    return root
 
 
 def uid(seed: str) -> str:

@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from collection_root import collections_root  # noqa: E402  (one shim for tests and benchmarks)
+
 TARGET_SECONDS = 0.5
 AUDIT = {
     "audit-policy-file": "/etc/k0s/audit-policy.yaml",
@@ -32,17 +35,6 @@ AUDIT = {
     "audit-log-maxbackup": 10,
     "audit-log-maxsize": 100,
 }
-
-
-def collections_root() -> Path:
-    if REPO.parent.name == "k0rdent" and REPO.parent.parent.name == "ansible_collections":
-        return REPO.parent.parent.parent
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "k0rdent" / "audit"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link, target_is_directory=True)
-    return root
 
 
 def large_k0s_yaml(lines: int = 2000) -> str:

@@ -13,7 +13,6 @@ Run from the repository root:  .venv/bin/python benchmarks/policy_engine.py [--r
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -23,19 +22,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from collection_root import collections_root  # noqa: E402  (one shim for tests and benchmarks)
+
 TARGET_MERGE_SECONDS = 0.100
 TARGET_EVENTS_PER_SECOND = 50_000
-
-
-def collections_root() -> Path:
-    if REPO.parent.name == "k0rdent" and REPO.parent.parent.name == "ansible_collections":
-        return REPO.parent.parent.parent
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "k0rdent" / "audit"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link, target_is_directory=True)
-    return root
 
 
 def additions(count: int) -> list:

@@ -19,22 +19,12 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from collection_root import collections_root  # noqa: E402  (one shim for tests and benchmarks)
+
 PLAYBOOKS = Path(__file__).resolve().parent / "k0s_config"
 FIXTURES = REPO / "tests" / "unit" / "fixtures" / "k0s"
 SECRET = "Sup3rS3cretPassw0rd"
-
-
-def collections_root() -> Path:
-    """Where ``ansible_collections/k0rdent/audit`` is found: the enclosing tree, or the link tests/unit/conftest.py
-    makes under .cache (made here too, so that this file also runs on its own)."""
-    if REPO.parent.name == "k0rdent" and REPO.parent.parent.name == "ansible_collections":
-        return REPO.parent.parent.parent
-    root = REPO / ".cache" / "collections"
-    link = root / "ansible_collections" / "k0rdent" / "audit"
-    if not link.is_symlink():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link, target_is_directory=True)
-    return root
 
 
 @pytest.fixture
