@@ -2,47 +2,41 @@
 """A TEST STAND-IN for the ``k0s`` binary, for the k0rdent.audit collection's tests.
 
 Real k0s cannot be installed in the test containers, so this single file (standard library plus PyYAML) is
-installed there as ``/usr/local/bin/k0s`` and run by the ``k0scontroller`` systemd unit. It imitates only what
-the collection depends on:
+installed there as ``/usr/local/bin/k0s`` and run by the ``k0scontroller`` systemd unit. It models only what k0s
+itself does that the collection depends on, each behaviour with the k0s source file it comes from:
 
-* ``k0s config validate``: the strict decoding of ``k0s.yaml`` (``load_strict``);
-* ``k0s config create``: an approximate default ``ClusterConfig``;
-* ``k0s controller``: the kube-apiserver start-up checks that audit logging can break (policy file readable by
-  the API server user and valid, log file creatable, log flags well-formed), then an HTTPS ``/readyz`` endpoint
-  and an audit log that grows by one JSON line per request;
-* ``k0s status`` and ``k0s version``.
+* ``k0s controller``: the flags as k0s spells them, which ``k0s.yaml`` it reads and how it merges it over the
+  built-in defaults, and how it starts and supervises kube-apiserver (account, credentials, command line,
+  respawn, stop);
+* ``k0s config validate`` (the strict decoding, ``load_strict``), ``k0s config create``, ``k0s status``,
+  ``k0s version``.
 
-It is NOT an API server: no authentication, no resources, no etcd, and the audit policy is validated but never
-evaluated (every request is logged at level Metadata). See README.md beside this file.
+kube-apiserver itself is NOT imitated: the controller runs a real API server binary built from k8s.io/apiserver
+(``<data-dir>/bin/kube-apiserver``, see scripts/build-test-apiserver.sh), which parses and validates the audit
+flags, loads the policy, evaluates it per request and writes and rotates the audit log. See README.md beside
+this file.
 
-The repository's unit tests import this file (``load_strict``, ``K0sConfigError``, ...); the CLI only runs under
-``if __name__ == "__main__"``.
+The repository's unit tests import this file (``load_strict``, ``node_config``, ``apiserver_command``, ...); the
+CLI only runs under ``if __name__ == "__main__"``.
 """
 
 from __future__ import annotations
 
-import argparse
-import codecs
-import datetime
+import collections
+import contextlib
 import fcntl
 import ipaddress
 import json
 import os
 import pwd
 import re
-import shutil
 import signal
 import socket
-import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -50,22 +44,35 @@ VERSION = "v1.33.0+k0s.0-standin"
 K0S_API_VERSION = "k0s.k0sproject.io/v1beta1"
 K0S_KIND = "ClusterConfig"
 
-# The API server user is HARD-CODED, as in k0s (constant.ApiserverUser; k0s issue 4265): whatever
-# spec.installConfig.users.kubeAPIserverUser says, kube-apiserver runs as this user, or as root when it is missing.
+# pkg/constant/constant.go ApiserverUser: the API server account is looked up by this FIXED name, whatever
+# spec.installConfig.users.kubeAPIserverUser says (k0s issue 4265); missing, the API server runs as root.
 APISERVER_USER = "kube-apiserver"
-# k0s starts kube-apiserver with syscall.Credential{Uid: uid} and no Gid and no Groups: the process runs with the
-# primary group 0 (root) and NO supplementary groups. Membership in a group "kube-apiserver" grants nothing.
+# pkg/supervisor/detachattr_linux.go: syscall.Credential{Uid: uid, Gid: gid} with the GID k0s's apiserver.go never
+# sets (0) and no Groups: the process runs with primary group 0 (root) and NO supplementary groups.
 APISERVER_GID = 0
+APISERVER_NAME = "kube-apiserver"  # pkg/component/controller/apiserver.go kubeAPIComponentName
 
-DEFAULT_CONFIG = "/etc/k0s/k0s.yaml"
-DEFAULT_LIFECYCLE_LOG = "/var/lib/k0s-standin/lifecycle.log"
+DEFAULT_CONFIG = "/etc/k0s/k0s.yaml"  # pkg/config/cfgvars.go defaultConfigPath
+DEFAULT_DATA_DIR = "/var/lib/k0s"  # pkg/constant/constant_unix.go DataDirDefault
+DEFAULT_RUN_DIR = "/run/k0s"  # pkg/config/cfgvars.go NewCfgVars: runDir for root
 DEFAULT_API_PORT = 6443
+# Stand-in only: where a test lays down kube-apiserver's --token-auth-file (CSV token,user,uid,"group1,group2").
+# Real k0s has no such file; when it exists the stand-in passes --token-auth-file=<it>.
+DEFAULT_TOKEN_FILE = "/etc/k0s-standin/tokens.csv"
+DEFAULT_LIFECYCLE_LOG = "/var/lib/k0s-standin/lifecycle.log"
+# Stand-in only: the real server binds to spec.api.address, or to all addresses (apiserver.go sets bind-address
+# only with onlyBindToAddress); the stand-in always binds loopback, the containers have no network anyway.
 BIND_ADDRESS = "127.0.0.1"
-RESPAWN_SECONDS = 5.0  # k0s's supervisor respawns a dead kube-apiserver after 5 s
+RESPAWN_SECONDS = 5.0  # pkg/supervisor/supervisor.go: TimeoutRespawn defaults to 5 s
+STOP_SECONDS = 8.0  # pkg/supervisor/supervisor.go TimeoutStop (apiserver.go clamps it to 5..20 s); unit stops at 10
+K0S_MANAGED = "_K0S_MANAGED=yes"  # pkg/supervisor/supervisor.go k0sManaged: marks the processes k0s started
+SERVING_RE = re.compile(r"Serving securely on (\S+)")  # k8s.io/apiserver pkg/server/secure_serving.go
 
 ENV_LIFECYCLE_LOG = "K0S_STANDIN_LIFECYCLE_LOG"
 ENV_ON_FAILURE = "K0S_STANDIN_ON_FAILURE"
 ENV_RESPAWN_SECONDS = "K0S_STANDIN_RESPAWN_SECONDS"  # tests only: shorten the 5 s respawn delay
+ENV_TOKEN_FILE = "K0S_STANDIN_TOKEN_FILE"  # tests only: another token file path
+ENV_RUN_DIR = "K0S_STANDIN_RUN_DIR"  # tests only: another run directory (pid file)
 
 # spec.properties of the ClusterConfig CRD shipped with k0s (k0s-clusterconfig-crd.yaml). podSecurityPolicy is
 # gone from current k0s; metricsServer is there.
@@ -88,81 +95,9 @@ SPEC_KEYS = frozenset(
 )
 TOP_LEVEL_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 
-AUDIT_LEVELS = ("None", "Metadata", "Request", "RequestResponse")
-AUDIT_STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
-POLICY_RULE_KEYS = frozenset(
-    {
-        "level",
-        "users",
-        "userGroups",
-        "verbs",
-        "resources",
-        "namespaces",
-        "nonResourceURLs",
-        "omitStages",
-        "omitManagedFields",
-    }
-)
-POLICY_KEYS = frozenset({"apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields"})
-
-# kube-apiserver's audit flags (k8s.io/apiserver pkg/server/options/audit.go). An --audit-* flag not in this set
-# makes the real kube-apiserver exit with "unknown flag", so a typo in extraArgs must fail here too.
-AUDIT_INT_FLAGS = frozenset(
-    {
-        "audit-log-maxage",
-        "audit-log-maxbackup",
-        "audit-log-maxsize",
-        "audit-log-batch-buffer-size",
-        "audit-log-batch-max-size",
-        "audit-log-batch-throttle-burst",
-        "audit-log-truncate-max-batch-size",
-        "audit-log-truncate-max-event-size",
-        "audit-webhook-batch-buffer-size",
-        "audit-webhook-batch-max-size",
-        "audit-webhook-batch-throttle-burst",
-        "audit-webhook-truncate-max-batch-size",
-        "audit-webhook-truncate-max-event-size",
-    }
-)
-AUDIT_BOOL_FLAGS = frozenset(
-    {
-        "audit-log-compress",
-        "audit-log-batch-throttle-enable",
-        "audit-log-truncate-enabled",
-        "audit-webhook-batch-throttle-enable",
-        "audit-webhook-truncate-enabled",
-    }
-)
-AUDIT_CHOICE_FLAGS = {
-    "audit-log-format": ("json", "legacy"),
-    "audit-log-mode": ("batch", "blocking", "blocking-strict"),
-    "audit-webhook-mode": ("batch", "blocking", "blocking-strict"),
-    "audit-log-version": ("audit.k8s.io/v1",),
-    "audit-webhook-version": ("audit.k8s.io/v1",),
-}
-AUDIT_OTHER_FLAGS = frozenset(
-    {
-        "audit-policy-file",
-        "audit-log-path",
-        "audit-log-batch-max-wait",
-        "audit-log-batch-throttle-qps",
-        "audit-webhook-config-file",
-        "audit-webhook-initial-backoff",
-        "audit-webhook-batch-initial-backoff",
-        "audit-webhook-batch-max-wait",
-        "audit-webhook-batch-throttle-qps",
-    }
-)
-AUDIT_FLAGS = AUDIT_INT_FLAGS | AUDIT_BOOL_FLAGS | frozenset(AUDIT_CHOICE_FLAGS) | AUDIT_OTHER_FLAGS
-GO_BOOLS = frozenset({"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"})
-
 
 class K0sConfigError(Exception):
     """A k0s.yaml that ``k0s config validate`` (and ``k0s controller``) would refuse."""
-
-
-class StartupError(Exception):
-    """Something that makes kube-apiserver (and so the stand-in) refuse to start."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -324,29 +259,6 @@ def load_strict(text: str) -> dict:
     return config
 
 
-def api_spec(config: dict) -> dict:
-    spec = config.get("spec") or {}
-    return spec.get("api") or {}
-
-
-def apiserver_flags(config: dict) -> dict:
-    """kube-apiserver flags (without dashes) from spec.api.extraArgs, then spec.api.rawArgs (last one wins)."""
-    api = api_spec(config)
-    flags = {}
-    for key, value in (api.get("extraArgs") or {}).items():
-        flags[str(key)] = "" if value is None else value
-    for raw in api.get("rawArgs") or ():
-        if raw and raw.startswith("--"):
-            name, sep, value = raw[2:].partition("=")
-            flags[name] = value if sep else "true"
-    return flags
-
-
-def apiserver_args(config: dict) -> list:
-    """The ``--KEY=VALUE`` arguments k0s would add to kube-apiserver's command line from spec.api."""
-    return [f"--{key}={value}" for key, value in apiserver_flags(config).items()]
-
-
 # --------------------------------------------------------------------------------------------------------------
 # config create
 # --------------------------------------------------------------------------------------------------------------
@@ -445,8 +357,192 @@ def default_config_text(address: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# kube-apiserver start-up checks
+# The node config: the file merged over the built-in defaults
 # --------------------------------------------------------------------------------------------------------------
+
+
+def kine_data_source(data_dir: str) -> str:
+    """pkg/apis/k0s/v1beta1/storage.go DefaultKineConfig: SQLite under the data dir."""
+    return f"sqlite://file:{os.path.join(data_dir, 'db', 'state.db')}?mode=rwc&_journal=WAL"
+
+
+def default_config(data_dir: str = DEFAULT_DATA_DIR, single: bool = False, address: str | None = None) -> dict:
+    """pkg/apis/k0s/v1beta1/clusterconfig_types.go DefaultClusterConfig, with pkg/config/cfgvars.go NodeConfig's
+    one change for ``--single`` (pkg/config/cfgvars.go WithCommand: single sets DefaultStorageType to kine):
+    the DEFAULT storage becomes kine before any file is merged."""
+    config = yaml.safe_load(default_config_text(address))
+    if single:
+        config["spec"]["storage"] = {"type": "kine", "kine": {"dataSource": kine_data_source(data_dir)}}
+    return config
+
+
+def merge_over(base, overlay):
+    """What decoding a file into an already filled Go struct does (clusterconfig_types.go MergedWithYAML):
+    mappings merge key by key, anything else replaces, and a JSON null leaves the default in place."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for key, value in overlay.items():
+            if value is None and key in merged:
+                continue
+            merged[key] = merge_over(merged[key], value) if key in merged else value
+        return merged
+    return base if overlay is None else overlay
+
+
+def node_config(
+    path: str | None,
+    data_dir: str = DEFAULT_DATA_DIR,
+    single: bool = False,
+    address: str | None = None,
+    stdin=None,
+) -> tuple:
+    """pkg/config/cfgvars.go NodeConfig: returns (effective config, what was read) or raises K0sConfigError.
+
+    ``path`` None means no ``--config`` flag: the default path. A missing file AT THE DEFAULT PATH means "run on
+    the defaults" (k0s compares the path, so ``--config=/etc/k0s/k0s.yaml`` behaves the same); any other missing
+    path is an error. ``-`` reads standard input.
+    """
+    path = path or DEFAULT_CONFIG
+    defaults = default_config(data_dir, single, address)
+    if path == "-":
+        text = (stdin or sys.stdin).read()
+    else:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            if path == DEFAULT_CONFIG:
+                return defaults, "<defaults>"
+            raise K0sConfigError(f"failed to load node config: open {path}: no such file or directory") from None
+        except OSError as exc:
+            raise K0sConfigError(f"failed to load node config: {_go_error(exc)}") from None
+        except UnicodeDecodeError as exc:
+            raise K0sConfigError(f"failed to load node config: {path}: {exc}") from None
+    config = load_strict(text)
+    merged = merge_over(defaults, config)
+    if not isinstance(merged.get("spec"), dict):  # MergedWithYAML: a file without spec keeps the default spec
+        merged["spec"] = defaults["spec"]
+    return merged, path
+
+
+def storage_type(config: dict) -> str:
+    storage = (config.get("spec") or {}).get("storage") or {}
+    return str(storage.get("type") or "etcd")
+
+
+def api_spec(config: dict) -> dict:
+    spec = config.get("spec") or {}
+    return spec.get("api") or {}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# kube-apiserver's command line and account
+# --------------------------------------------------------------------------------------------------------------
+
+
+def apiserver_binary(data_dir: str) -> str:
+    """pkg/component/controller/apiserver.go Init: assets.StageExecutable(K0sVars.BinDir, "kube-apiserver"),
+    BinDir being <data-dir>/bin (pkg/config/cfgvars.go)."""
+    return os.path.join(data_dir, "bin", APISERVER_NAME)
+
+
+def apiserver_cert_dir(data_dir: str) -> str:
+    """Stand-in only: k0s passes its own certificates under <data-dir>/pki; the test server makes a self-signed
+    pair in this directory (owned by the API server account) instead."""
+    return os.path.join(data_dir, "pki", "kube-apiserver-standin")
+
+
+def apiserver_command(config: dict, data_dir: str = DEFAULT_DATA_DIR, token_file: str | None = None) -> tuple:
+    """pkg/component/controller/apiserver.go buildSupervisor: k0s's own flags, every spec.api.extraArgs entry as
+    ``--KEY=VALUE`` (an entry naming a flag k0s sets replaces it, with a warning), then spec.api.rawArgs appended
+    unchecked. Returns (argv without the binary, names of k0s flags that extraArgs overrode).
+
+    Of k0s's own flags only those the test server knows are passed (bind address, port, certificates, tokens);
+    extraArgs and rawArgs are passed whole, so a non-audit flag the test server does not know stops it.
+    """
+    api = api_spec(config)
+    port = api.get("port")
+    flags = {
+        "bind-address": BIND_ADDRESS,
+        "secure-port": str(DEFAULT_API_PORT if port is None else port),
+        "cert-dir": apiserver_cert_dir(data_dir),
+    }
+    if token_file:
+        flags["token-auth-file"] = token_file
+    overridden = []
+    for key, value in (api.get("extraArgs") or {}).items():
+        key = str(key)
+        if key in flags:
+            overridden.append(key)
+        flags[key] = "" if value is None else str(value)  # JSON null leaves a Go string at ""
+    argv = [f"--{key}={value}" for key, value in flags.items()]
+    argv.extend(str(raw) for raw in api.get("rawArgs") or ())
+    return argv, overridden
+
+
+def apiserver_account(mode: str = "auto", user: str = APISERVER_USER) -> dict:
+    """Whom k0s runs kube-apiserver as (pkg/component/controller/apiserver.go Init, users.LookupUID of the fixed
+    name; pkg/supervisor/detachattr_linux.go: credentials only when k0s itself is root).
+
+    Returns {"uid", "gid", "detail", "warning", "drop"}; ``drop`` tells whether to set the credentials.
+    ``mode`` "never" is for tests that run unprivileged semantics as root.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    me = _user_name(uid)
+    if mode == "never":
+        return {
+            "uid": uid,
+            "gid": gid,
+            "drop": False,
+            "warning": "",
+            "detail": f"user={me} uid={uid} gid={gid} drop=disabled-for-tests",
+        }
+    if os.geteuid() != 0:
+        return {
+            "uid": uid,
+            "gid": gid,
+            "drop": False,
+            "warning": "",
+            "detail": f"user={me} uid={uid} gid={gid} drop=skipped-not-root",
+        }
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        warning = (
+            f'level=warning msg="Running Kubernetes API server as root" '
+            f'error="failed to lookup UID for \\"{user}\\": user: unknown user {user}"'
+        )
+        return {
+            "uid": 0,
+            "gid": APISERVER_GID,
+            "drop": True,
+            "warning": warning,
+            "detail": f"user=root uid=0 gid=0 groups=none drop=fallback-to-root({user}-user-missing)",
+        }
+    return {
+        "uid": entry.pw_uid,
+        "gid": APISERVER_GID,
+        "drop": True,
+        "warning": "",
+        "detail": f"user={user} uid={entry.pw_uid} gid={APISERVER_GID} groups=none",
+    }
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def apiserver_env(data_dir: str) -> dict:
+    """pkg/supervisor/supervisor.go getEnv: k0s's environment with <data-dir>/bin first in PATH and the
+    _K0S_MANAGED=yes marker."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.join(data_dir, "bin") + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    name, _sep, value = K0S_MANAGED.partition("=")
+    env[name] = value
+    return env
 
 
 def _go_error(exc: OSError, op: str = "open") -> str:
@@ -456,134 +552,13 @@ def _go_error(exc: OSError, op: str = "open") -> str:
     return f"{op} {exc.filename}: {reason}"
 
 
-def check_audit_flags(flags: dict) -> None:
-    """Refuse audit flags the real kube-apiserver refuses (unknown --audit-* flag, bad number, bad choice)."""
-    for name, value in flags.items():
-        if not name.startswith("audit-"):
-            continue
-        if name not in AUDIT_FLAGS:
-            raise StartupError(f"unknown flag: --{name}")
-        if name in AUDIT_INT_FLAGS:
-            if not re.fullmatch(r"[+-]?[0-9]+", value):
-                raise StartupError(
-                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseInt: parsing "{value}": '
-                    "invalid syntax"
-                )
-            if int(value) < 0:
-                raise StartupError(f"--{name} {value} can't be a negative number")
-        elif name in AUDIT_BOOL_FLAGS:
-            if value not in GO_BOOLS:
-                raise StartupError(
-                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseBool: parsing "{value}": '
-                    "invalid syntax"
-                )
-        elif name in AUDIT_CHOICE_FLAGS and value not in AUDIT_CHOICE_FLAGS[name]:
-            raise StartupError(
-                f"--{name}: invalid value {value!r}, must be one of {', '.join(AUDIT_CHOICE_FLAGS[name])}"
-            )
-
-
-def _check_stages(stages, where: str) -> None:
-    if stages is None:
-        return
-    if not isinstance(stages, list):
-        raise StartupError(f"{where}: must be a list of stages")
-    for index, stage in enumerate(stages):
-        if stage not in AUDIT_STAGES:
-            raise StartupError(
-                f'{where}[{index}]: Unsupported value: "{stage}": supported values: '
-                + ", ".join(f'"{s}"' for s in AUDIT_STAGES)
-            )
-
-
-def _check_non_resource_url(url, where: str) -> None:
-    if not isinstance(url, str) or url == "":
-        raise StartupError(f"{where}: Invalid value: {url!r}: must be a non-empty string")
-    if url == "*":
-        return
-    if not url.startswith("/"):
-        raise StartupError(f"{where}: Invalid value: \"{url}\": non-resource URL rules must begin with a '/'")
-    if "*" in url[:-1]:
-        raise StartupError(f'{where}: Invalid value: "{url}": non-resource URL wildcards only allowed at the end')
-
-
-def validate_policy(text: str, path: str = "<policy>") -> tuple:
-    """Validate an audit policy like kube-apiserver's loader. Returns (policy, warnings); raises StartupError."""
-    prefix = "loading audit policy file"
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise StartupError(f'{prefix}: failed decoding file "{path}": {exc}'.replace("\n", " ")) from None
-    docs = [doc for doc in docs if doc is not None]
-    if len(docs) != 1:
-        raise StartupError(f'{prefix}: failed decoding file "{path}": expected one YAML document, found {len(docs)}')
-    policy = docs[0]
-    if not isinstance(policy, dict):
-        raise StartupError(f'{prefix}: failed decoding file "{path}": not a mapping')
-    api_version, kind = policy.get("apiVersion"), policy.get("kind")
-    if kind != "Policy" or api_version != "audit.k8s.io/v1":
-        raise StartupError(
-            f'{prefix}: failed decoding file "{path}": no kind "{kind}" is registered for version "{api_version}" '
-            "(expected apiVersion audit.k8s.io/v1, kind Policy)"
-        )
-    warnings = [f'unknown field "{key}"' for key in policy if key not in POLICY_KEYS]
-    _check_stages(policy.get("omitStages"), "omitStages")
-    rules = policy.get("rules")
-    if rules is not None and not isinstance(rules, list):
-        raise StartupError(f'{prefix}: failed decoding file "{path}": rules must be a list')
-    if not rules:
-        raise StartupError(f"{prefix}: loaded illegal policy with 0 rules from file {path}")
-    for index, rule in enumerate(rules):
-        where = f"rules[{index}]"
-        if not isinstance(rule, dict):
-            raise StartupError(f'{prefix}: failed decoding file "{path}": {where} is not a mapping')
-        warnings.extend(f'unknown field "{where}.{key}"' for key in rule if key not in POLICY_RULE_KEYS)
-        level = rule.get("level")
-        if level in (None, ""):
-            raise StartupError(f"{prefix}: {where}.level: Required value")
-        if level not in AUDIT_LEVELS:
-            raise StartupError(
-                f'{prefix}: {where}.level: Unsupported value: "{level}": supported values: '
-                + ", ".join(f'"{lv}"' for lv in AUDIT_LEVELS)
-            )
-        try:
-            _check_stages(rule.get("omitStages"), f"{where}.omitStages")
-            urls = rule.get("nonResourceURLs") or []
-            if not isinstance(urls, list):
-                raise StartupError(f"{where}.nonResourceURLs: must be a list")
-            for url_index, url in enumerate(urls):
-                _check_non_resource_url(url, f"{where}.nonResourceURLs[{url_index}]")
-            if urls and (rule.get("resources") or rule.get("namespaces")):
-                raise StartupError(
-                    f"{where}.nonResourceURLs: Invalid value: rules cannot apply to both regular resources "
-                    "and non-resource URLs"
-                )
-            resources = rule.get("resources") or []
-            if not isinstance(resources, list):
-                raise StartupError(f"{where}.resources: must be a list")
-            for res_index, group in enumerate(resources):
-                if not isinstance(group, dict):
-                    raise StartupError(f"{where}.resources[{res_index}]: must be a mapping")
-                if group.get("resourceNames") and not group.get("resources"):
-                    raise StartupError(
-                        f"{where}.resources[{res_index}].resourceNames: Invalid value: using resourceNames "
-                        "requires at least one resource"
-                    )
-        except StartupError as exc:
-            raise StartupError(f"{prefix}: {exc}") from None
-    return policy, warnings
-
-
 # --------------------------------------------------------------------------------------------------------------
-# Lifecycle log and audit log
+# Lifecycle log
 # --------------------------------------------------------------------------------------------------------------
 
 
 class Lifecycle:
-    """``<unix time, 6 decimals> <event> <pid> [detail]`` lines, appended and flushed one by one.
-
-    The file is opened (as root) before privileges are dropped and the descriptor is kept.
-    """
+    """``<unix time, 6 decimals> <event> <pid> [detail]`` lines, appended and flushed one by one."""
 
     def __init__(self, path: str):
         directory = os.path.dirname(path)
@@ -611,257 +586,17 @@ def parse_lifecycle_line(line: str) -> dict:
     }
 
 
-def _timestamp(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class AuditLog:
-    """Writes one audit.k8s.io/v1 Event per served request (no policy evaluation: always level Metadata)."""
-
-    def __init__(self, fd: int, log_format: str = "json"):
-        self._fd = fd
-        self._format = log_format
-        self._lock = threading.Lock()
-
-    def event(self, uri, code, received, *, verb="get", username="system:anonymous", groups=None, source="", agent=""):
-        groups = ["system:unauthenticated"] if groups is None else groups
-        audit_id = str(uuid.uuid4())
-        now = time.time()
-        if self._format == "legacy":
-            line = (
-                f'{_timestamp(now)} AUDIT: id="{audit_id}" stage="ResponseComplete" ip="{source}" method="{verb}" '
-                f'user="{username}" groups="{",".join(groups)}" as="<self>" asgroups="<lookup>" '
-                f'user-agent="{agent}" namespace="<none>" uri="{uri}" response="{code}"\n'
-            )
-        else:
-            event = {
-                "kind": "Event",
-                "apiVersion": "audit.k8s.io/v1",
-                "level": "Metadata",
-                "auditID": audit_id,
-                "stage": "ResponseComplete",
-                "requestURI": uri,
-                "verb": verb,
-                "user": {"username": username, "groups": groups},
-                "sourceIPs": [source] if source else [],
-                "userAgent": agent,
-                "responseStatus": {"metadata": {}, "code": code},
-                "requestReceivedTimestamp": _timestamp(received),
-                "stageTimestamp": _timestamp(now),
-                "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""},
-            }
-            line = json.dumps(event, separators=(",", ":")) + "\n"
-        with self._lock:
-            os.write(self._fd, line.encode("utf-8", "replace"))
-
-
-def open_audit_log(path: str) -> int:
-    """Like kube-apiserver's ensureLogFile: MkdirAll(dir, 0700), then open O_CREATE|O_APPEND 0600, as the
-    (already dropped) API server user."""
-    directory = os.path.dirname(path)
-    try:
-        if directory:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise StartupError(f"failed to create audit log directory: {_go_error(exc, 'mkdir')}") from None
-    try:
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise StartupError(f"failed to open audit log file: {_go_error(exc)}") from None
+def ready_fields(detail: str) -> dict:
+    """The ``key=value`` tokens of a ``ready`` detail, with ``args`` decoded from its JSON list (helper for tests)."""
+    head, _sep, args = detail.partition(" args=")
+    fields = dict(token.split("=", 1) for token in head.split() if "=" in token)
+    fields["args"] = json.loads(args) if args else []
+    return fields
 
 
 # --------------------------------------------------------------------------------------------------------------
-# HTTPS server
+# Supervising kube-apiserver
 # --------------------------------------------------------------------------------------------------------------
-
-
-def make_ssl_context() -> ssl.SSLContext:
-    """Self-signed certificate made with the openssl command, loaded into memory, files removed at once."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        raise StartupError("stand-in: the openssl command is needed to make a self-signed serving certificate")
-    tmp = tempfile.mkdtemp(prefix="k0s-standin-tls-")
-    try:
-        key, cert = os.path.join(tmp, "server.key"), os.path.join(tmp, "server.crt")
-        command = [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", key, "-out", cert, "-days", "365", "-subj", "/CN=kube-apiserver",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-        if result.returncode != 0:
-            raise StartupError(f"stand-in: openssl failed: {result.stderr.strip()}")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(cert, key)
-        return context
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "kube-apiserver-standin"
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-
-    def do_GET(self):
-        self._serve(send_body=True)
-
-    def do_HEAD(self):
-        self._serve(send_body=False)
-
-    def _serve(self, send_body: bool) -> None:
-        received = time.time()
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        if parts.path in ("/readyz", "/livez", "/healthz"):
-            code, content_type = 200, "text/plain; charset=utf-8"
-            if "verbose" in query:
-                name = parts.path.strip("/")
-                body = f"[+]ping ok\n[+]log ok\n[+]etcd ok\n{name} check passed\n"
-            else:
-                body = "ok"
-        elif parts.path == "/version":
-            code, content_type = 200, "application/json"
-            body = json.dumps({"major": "1", "minor": "33", "gitVersion": VERSION, "platform": "linux/standin"})
-        else:
-            code, content_type = 404, "application/json"
-            body = json.dumps(
-                {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Failure",
-                    "message": "the server could not find the requested resource (stand-in)",
-                    "reason": "NotFound",
-                    "code": 404,
-                }
-            )
-        # Logged before the response is sent, so a client that got its answer finds the line already there.
-        audit = self.server.audit
-        if audit is not None:
-            audit.event(
-                self.path,
-                code,
-                received,
-                verb=self.command.lower(),
-                source=self.client_address[0],
-                agent=self.headers.get("User-Agent", ""),
-            )
-        data = body.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if send_body:
-            self.wfile.write(data)
-
-    def log_message(self, format, *args):
-        pass
-
-
-class StandinServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, ssl_context: ssl.SSLContext, audit: AuditLog | None):
-        self.ssl_context = ssl_context
-        self.audit = audit
-        super().__init__(address, _Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind would call socket.getfqdn(): a name lookup, pointless and slow without a network.
-        self.socket.bind(self.server_address)
-        self.server_address = self.socket.getsockname()
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def get_request(self):
-        # The TLS handshake happens in the request's thread, so a silent client cannot block accept().
-        sock, address = self.socket.accept()
-        return self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError, OSError)):
-            return
-        super().handle_error(request, client_address)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# k0s controller
-# --------------------------------------------------------------------------------------------------------------
-
-
-def drop_privileges(mode: str, user: str) -> str:
-    """Become the API server user like k0s's supervisor: uid of ``user``, gid 0, no supplementary groups.
-
-    mode: "auto" (drop when root), "never" (tests only). Returns a detail string for the lifecycle log.
-    """
-    if mode == "never":
-        return f"user={pwd.getpwuid(os.getuid()).pw_name} uid={os.getuid()} gid={os.getgid()} drop=disabled-for-tests"
-    if os.geteuid() != 0:
-        return f"user={pwd.getpwuid(os.getuid()).pw_name} uid={os.getuid()} gid={os.getgid()} drop=skipped-not-root"
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        return f"user=root uid=0 gid=0 drop=fallback-to-root({user}-user-missing)"
-    os.setgroups([])
-    os.setgid(APISERVER_GID)
-    os.setuid(entry.pw_uid)
-    if os.getuid() != entry.pw_uid or os.geteuid() != entry.pw_uid:
-        raise StartupError(f"stand-in: could not drop privileges to {user}")
-    return f"user={user} uid={entry.pw_uid} gid={APISERVER_GID} groups=none"
-
-
-def start_apiserver(config: dict, flags: dict, ssl_context: ssl.SSLContext, user_detail: str) -> StandinServer:
-    """Everything kube-apiserver does (as the dropped user) before it serves; raises StartupError."""
-    check_audit_flags(flags)
-    policy_file = flags.get("audit-policy-file", "")
-    policy_warnings = []
-    if policy_file:
-        try:
-            with open(policy_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise StartupError(
-                f'loading audit policy file: failed to read file path "{policy_file}": {_go_error(exc)} '
-                f"({user_detail.split(' ')[0]})"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise StartupError(f'loading audit policy file: failed decoding file "{policy_file}": {exc}') from None
-        _policy, policy_warnings = validate_policy(text, policy_file)
-    for warning in policy_warnings:
-        print(f"W audit policy {policy_file}: {warning} (ignored by kube-apiserver, lenient decoding)", file=sys.stderr)
-
-    log_path = flags.get("audit-log-path", "")
-    audit = None
-    if log_path:
-        try:
-            fd = sys.stdout.fileno() if log_path == "-" else open_audit_log(log_path)
-        except StartupError as exc:
-            raise StartupError(f"{exc} ({user_detail.split(' ')[0]})") from None
-        if policy_file:  # without a policy, kube-apiserver records no events (but still creates the file)
-            audit = AuditLog(fd, flags.get("audit-log-format", "json") or "json")
-
-    port = api_spec(config).get("port")
-    port = DEFAULT_API_PORT if port is None else port
-    try:
-        server = StandinServer((BIND_ADDRESS, port), ssl_context, audit)
-    except OSError as exc:
-        if log_path and log_path != "-":
-            os.close(fd)
-        raise StartupError(f"failed to listen on {BIND_ADDRESS}:{port}: {exc.strerror or exc}") from None
-    if audit is not None:  # the API server's own start-up requests
-        audit.event(
-            "/api/v1/namespaces/kube-system",
-            200,
-            time.time(),
-            username="system:apiserver",
-            groups=["system:authenticated", "system:masters"],
-            source="127.0.0.1",
-            agent=f"kube-apiserver/{VERSION}",
-        )
-    return server
 
 
 class _StopFlag:
@@ -874,9 +609,140 @@ class _StopFlag:
             time.sleep(0.05)
 
 
-def run_controller(args) -> int:
-    lifecycle_path = args.lifecycle_log or os.environ.get(ENV_LIFECYCLE_LOG) or DEFAULT_LIFECYCLE_LOG
-    on_failure = args.on_failure or os.environ.get(ENV_ON_FAILURE) or "exit"
+def _pid_file(run_dir: str) -> str:
+    return os.path.join(run_dir, APISERVER_NAME + ".pid")  # supervisor.go: <RunDir>/<Name>.pid
+
+
+def cleanup_pid_file(run_dir: str, binary: str) -> None:
+    """pkg/supervisor/supervisor.go maybeCleanupPIDFile, prochandle.go cleanupPID: a kube-apiserver left by an
+    earlier controller (same binary, _K0S_MANAGED=yes in its environment) is terminated before a new one starts."""
+    try:
+        with open(_pid_file(run_dir), encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv0 = handle.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            managed = K0S_MANAGED.encode() in handle.read().split(b"\0")
+    except OSError:
+        return
+    if argv0 != binary or not managed:
+        return
+    _terminate_pid(pid)
+
+
+def _terminate_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+    if os.path.exists(f"/proc/{pid}"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class ApiServerProcess:
+    """One run of kube-apiserver: started with k0s's credentials, output copied to our stderr (the journal) and
+    watched for the ``Serving securely on`` line."""
+
+    def __init__(self, binary: str, argv: list, data_dir: str, account: dict, run_dir: str):
+        self.binary = binary
+        self.tail = collections.deque(maxlen=40)
+        self.serving = threading.Event()
+        self.listen = ""
+        kwargs = {}
+        if account["drop"]:
+            # detachattr_linux.go: Credential{Uid, Gid} without Groups, so Go calls setgroups([]).
+            kwargs = {"user": account["uid"], "group": account["gid"], "extra_groups": []}
+        self.proc = subprocess.Popen(
+            [binary, *argv],
+            cwd=data_dir,  # supervisor.go: cmd.Dir = DataDir
+            env=apiserver_env(data_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # detachattr_linux.go: Setpgid, so signals to k0s do not reach it
+            close_fds=True,
+            **kwargs,
+        )
+        self.pid_file = _pid_file(run_dir)
+        try:
+            os.makedirs(run_dir, mode=0o755, exist_ok=True)
+            with open(self.pid_file, "w", encoding="ascii") as handle:  # supervisor.go: PidFileMode 0644
+                handle.write(f"{self.proc.pid}\n")
+        except OSError as exc:
+            print(f"W stand-in: failed to write {self.pid_file}: {exc}", file=sys.stderr, flush=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.tail.append(line)
+            # pkg/supervisor/supervisor.go: the component's output goes to k0s's log, tagged with the component.
+            sys.stderr.write(f"{APISERVER_NAME}: {line}\n")
+            sys.stderr.flush()
+            match = SERVING_RE.search(line)
+            if match and not self.serving.is_set():
+                self.listen = match.group(1)
+                self.serving.set()
+        self.proc.stdout.close()
+
+    def wait(self, stop: _StopFlag, until_serving: bool) -> str:
+        """ "serving", "exited" or "stop", whichever comes first."""
+        while True:
+            if stop.requested:
+                return "stop"
+            if until_serving and self.serving.is_set():
+                return "serving"
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=2)  # the last lines, including a "Serving" printed just before dying
+                return "serving" if until_serving and self.serving.is_set() else "exited"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """supervisor.go terminateSupervisedProcess: SIGTERM, then SIGKILL after the stop timeout."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._reader.join(timeout=2)
+        self.remove_pid_file()
+
+    def remove_pid_file(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.pid_file)
+
+    def exit_reason(self, when: str) -> str:
+        code = self.proc.returncode
+        status = f"signal {-code}" if code is not None and code < 0 else f"status {code}"
+        lines = [line.strip() for line in self.tail if line.strip()]
+        return f"kube-apiserver exited with {status} {when}: " + (" | ".join(lines[-6:]) or "(no output)")
+
+
+def prepare_data_dir(data_dir: str, account: dict) -> None:
+    """Directories kube-apiserver needs under the data dir (k0s creates <data-dir> 0755 and its pki as root;
+    the stand-in's serving-certificate directory belongs to the API server account, 0700)."""
+    os.makedirs(data_dir, mode=0o755, exist_ok=True)
+    os.makedirs(os.path.join(data_dir, "pki"), mode=0o755, exist_ok=True)
+    cert_dir = apiserver_cert_dir(data_dir)
+    os.makedirs(cert_dir, mode=0o700, exist_ok=True)
+    if account["drop"] and os.geteuid() == 0:
+        for name in [cert_dir, *(os.path.join(cert_dir, entry) for entry in os.listdir(cert_dir))]:
+            os.chown(name, account["uid"], account["gid"])
+
+
+def run_controller(options: dict) -> int:
+    lifecycle_path = options["lifecycle_log"] or os.environ.get(ENV_LIFECYCLE_LOG) or DEFAULT_LIFECYCLE_LOG
+    on_failure = options["on_failure"] or os.environ.get(ENV_ON_FAILURE) or "exit"
     if on_failure not in ("exit", "retry"):
         print(f"Error: {ENV_ON_FAILURE} / --on-failure must be exit or retry, not {on_failure!r}", file=sys.stderr)
         return 1
@@ -884,6 +750,8 @@ def run_controller(args) -> int:
         respawn = float(os.environ.get(ENV_RESPAWN_SECONDS) or RESPAWN_SECONDS)
     except ValueError:
         respawn = RESPAWN_SECONDS
+    data_dir = os.path.abspath(options["data_dir"] or DEFAULT_DATA_DIR)  # cfgvars.go: filepath.Abs(dataDir)
+    run_dir = os.environ.get(ENV_RUN_DIR) or (DEFAULT_RUN_DIR if os.geteuid() == 0 else os.path.join(data_dir, "run"))
     try:
         lifecycle = Lifecycle(lifecycle_path)
     except OSError as exc:
@@ -899,7 +767,8 @@ def run_controller(args) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    lifecycle.write("starting", f"config={args.config}")
+    config_path = options["config"] or DEFAULT_CONFIG
+    lifecycle.write("starting", f"config={config_path}")
 
     def fail(reason: str) -> int:
         lifecycle.write("failed", reason)
@@ -908,63 +777,170 @@ def run_controller(args) -> int:
 
     # k0s itself (root) reads the config: a bad one makes the whole k0scontroller fail.
     try:
-        with open(args.config, encoding="utf-8") as handle:
-            config = load_strict(handle.read())
-    except OSError as exc:
-        return fail(f"failed to read config: {_go_error(exc)}")
-    except (K0sConfigError, UnicodeDecodeError) as exc:
+        config, source = node_config(config_path, data_dir, options["single"])
+    except K0sConfigError as exc:
         return fail(str(exc))
-    flags = apiserver_flags(config)
 
+    binary = apiserver_binary(data_dir)
+    if not os.access(binary, os.X_OK):
+        return fail(
+            f"stand-in: no kube-apiserver executable at {binary} (install the test server built by "
+            "scripts/build-test-apiserver.sh there)"
+        )
+    token_file = os.environ.get(ENV_TOKEN_FILE) or DEFAULT_TOKEN_FILE
+    argv, overridden = apiserver_command(config, data_dir, token_file if os.path.isfile(token_file) else None)
+    for name in overridden:  # apiserver.go buildSupervisor
+        print(f'level=warning msg="overriding apiserver flag with user provided value: {name}"', file=sys.stderr)
+    account = apiserver_account(options["drop_privileges"], options["apiserver_user"])
+    if account["warning"]:
+        print(account["warning"], file=sys.stderr, flush=True)
     try:
-        ssl_context = make_ssl_context()  # as root, before dropping: only the in-memory context is kept
-        for codec in ("idna", "latin-1", "ascii", "utf-8"):  # load lazily imported codecs while still root
-            codecs.lookup(codec)
-        user_detail = drop_privileges(args.drop_privileges, args.apiserver_user)
-    except (StartupError, OSError) as exc:
-        return fail(str(exc))
+        prepare_data_dir(data_dir, account)
+    except OSError as exc:
+        return fail(f"stand-in: cannot prepare {data_dir}: {_go_error(exc, 'mkdir')}")
+    cleanup_pid_file(run_dir, binary)
 
-    server = None
     while not stop.requested:
         try:
-            server = start_apiserver(config, flags, ssl_context, user_detail)
-            break
-        except StartupError as exc:
-            code = fail(str(exc))
-            if on_failure == "exit":
-                return code
-            # like k0s: k0scontroller stays up and its supervisor respawns kube-apiserver
-            print(f"respawning in {respawn:g}s", file=sys.stderr, flush=True)
-            stop.sleep(respawn)
-    if server is None:
-        lifecycle.write("stopped", "signal before ready")
-        return 0
-
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    args_json = json.dumps(apiserver_args(config), separators=(",", ":"))
-    lifecycle.write("ready", f"listen={host}:{port} {user_detail} args={args_json}")
-    print(f"kube-apiserver stand-in ready on https://{host}:{port} ({user_detail})", file=sys.stderr, flush=True)
-    while not stop.requested:
-        stop.sleep(1.0)
-    server.shutdown()
-    server.server_close()
-    lifecycle.write("stopped", "signal")
+            child = ApiServerProcess(binary, argv, data_dir, account, run_dir)
+        except OSError as exc:
+            return fail(f"failed to start kube-apiserver: {_go_error(exc, 'fork/exec')}")
+        outcome = child.wait(stop, until_serving=True)
+        if outcome == "serving":
+            detail = (
+                f"listen={child.listen} storage={storage_type(config)} config={source} {account['detail']} "
+                f"apiserver_pid={child.proc.pid} args={json.dumps(argv, separators=(',', ':'))}"
+            )
+            lifecycle.write("ready", detail)
+            outcome = child.wait(stop, until_serving=False)
+            if outcome == "stop":
+                child.stop()
+                lifecycle.write("stopped", "signal")
+                return 0
+            child.remove_pid_file()
+            code = fail(child.exit_reason("after serving"))
+        elif outcome == "stop":
+            child.stop()
+            lifecycle.write("stopped", "signal before ready")
+            return 0
+        else:
+            child.remove_pid_file()
+            code = fail(child.exit_reason("before serving"))
+        if on_failure == "exit":
+            return code
+        # supervisor.go: k0scontroller stays up and respawns kube-apiserver after TimeoutRespawn
+        print(f"respawning in {respawn:g}s", file=sys.stderr, flush=True)
+        stop.sleep(respawn)
+    lifecycle.write("stopped", "signal before ready")
     return 0
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Other commands
+# Command line (cobra/pflag spelling of k0s's flags)
 # --------------------------------------------------------------------------------------------------------------
 
 
-def run_validate(args) -> int:
+class UsageError(Exception):
+    """A command line k0s's cobra would refuse."""
+
+
+# pkg/config/cli.go: the controller flags the collection meets in k0scontroller's ExecStart.
+CONTROLLER_BOOL_FLAGS = frozenset({"single", "enable-worker", "no-taints", "enable-dynamic-config"})
+CONTROLLER_VALUE_FLAGS = frozenset({"config", "data-dir"})
+SHORTHANDS = {"c": "config"}  # pkg/config/cli.go: StringVarP(&CfgFile, "config", "c", ...)
+# Stand-in only, for tests: lifecycle log, failure mode, privilege drop, API server account name.
+STANDIN_VALUE_FLAGS = frozenset({"lifecycle-log", "on-failure", "apiserver-user"})
+STANDIN_BOOL_FLAGS = frozenset({"no-drop-privileges"})
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def parse_controller_args(args: list) -> dict:
+    """pflag semantics: ``--name=value``, ``--name value``, ``-c value``, ``-cvalue``, ``-c=value``; booleans
+    ``--name`` or ``--name=true|false``; an unknown flag is an error."""
+    options = {
+        "config": None,
+        "data_dir": None,
+        "single": False,
+        "enable_worker": False,
+        "no_taints": False,
+        "enable_dynamic_config": False,
+        "lifecycle_log": None,
+        "on_failure": None,
+        "apiserver_user": APISERVER_USER,
+        "drop_privileges": "auto",
+    }
+    value_flags = CONTROLLER_VALUE_FLAGS | STANDIN_VALUE_FLAGS
+    bool_flags = CONTROLLER_BOOL_FLAGS | STANDIN_BOOL_FLAGS
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg.startswith("--") and len(arg) > 2:
+            name, sep, value = arg[2:].partition("=")
+        elif arg.startswith("-") and len(arg) > 1 and arg != "-":
+            short = arg[1]
+            if short not in SHORTHANDS:
+                raise UsageError(f"unknown shorthand flag: '{short}' in {arg}")
+            name, rest = SHORTHANDS[short], arg[2:]
+            sep, value = ("=", rest[1:]) if rest.startswith("=") else (("=", rest) if rest else ("", ""))
+        else:
+            raise UsageError(f'stand-in: positional arguments (join tokens) are not supported: "{arg}"')
+        if name in value_flags:
+            if not sep:
+                if index >= len(args):
+                    raise UsageError(f"flag needs an argument: --{name}")
+                value = args[index]
+                index += 1
+        elif name in bool_flags:
+            if not sep:
+                value = "true"
+            elif value not in GO_TRUE | GO_FALSE:
+                raise UsageError(
+                    f'invalid argument "{value}" for "--{name}" flag: strconv.ParseBool: parsing '
+                    f'"{value}": invalid syntax'
+                )
+        else:
+            raise UsageError(f"unknown flag: --{name}")
+        key = name.replace("-", "_")
+        if name == "no-drop-privileges":
+            options["drop_privileges"] = "never" if value in GO_TRUE else "auto"
+        elif name in bool_flags:
+            options[key] = value in GO_TRUE
+        else:
+            options[key] = value
+    if options["on_failure"] not in (None, "exit", "retry"):
+        raise UsageError(f"--on-failure must be exit or retry, not {options['on_failure']!r}")
+    return options
+
+
+def run_validate(args: list) -> int:
+    path = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg in ("-c", "--config"):
+            if index >= len(args):
+                print(f"Error: flag needs an argument: {arg}", file=sys.stderr)
+                return 1
+            path = args[index]
+            index += 1
+        elif arg.startswith("--config="):
+            path = arg[len("--config=") :]
+        elif arg.startswith("-c") and len(arg) > 2:
+            path = arg[2:].removeprefix("=")
+        else:
+            print(f"Error: unknown flag: {arg}", file=sys.stderr)
+            return 1
+    if path is None:
+        print('Error: required flag(s) "config" not set', file=sys.stderr)
+        return 1
     try:
-        if args.config == "-":
+        if path == "-":
             text = sys.stdin.read()
         else:
-            with open(args.config, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 text = handle.read()
         load_strict(text)
     except OSError as exc:
@@ -976,8 +952,14 @@ def run_validate(args) -> int:
     return 0
 
 
-def run_status(args) -> int:
-    path = args.lifecycle_log or os.environ.get(ENV_LIFECYCLE_LOG) or DEFAULT_LIFECYCLE_LOG
+def run_status(args: list) -> int:
+    path = None
+    for index, arg in enumerate(args):
+        if arg.startswith("--lifecycle-log="):
+            path = arg.split("=", 1)[1]
+        elif arg == "--lifecycle-log" and index + 1 < len(args):
+            path = args[index + 1]
+    path = path or os.environ.get(ENV_LIFECYCLE_LOG) or DEFAULT_LIFECYCLE_LOG
     last = {}
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -997,71 +979,51 @@ def run_status(args) -> int:
         )
         return 1
     entry = max(running, key=lambda e: e["time"])
-    print(f"Version: {VERSION}\nProcess ID: {entry['pid']}\nRole: controller\nWorkloads: false\nSingleNode: false")
+    single = "true" if "storage=kine" in entry["detail"] else "false"
+    print(f"Version: {VERSION}\nProcess ID: {entry['pid']}\nRole: controller\nWorkloads: false\nSingleNode: {single}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="k0s", description="k0s TEST STAND-IN (not k0s)")
-    parser.add_argument("--version", action="version", version=VERSION)
-    commands = parser.add_subparsers(dest="command", required=True)
+USAGE = """k0s TEST STAND-IN (not k0s)
 
-    commands.add_parser("version", help="print the version")
-
-    config = commands.add_parser("config", help="config create / validate")
-    config_commands = config.add_subparsers(dest="config_command", required=True)
-    create = config_commands.add_parser("create", help="print a default ClusterConfig")
-    create.add_argument("--include-images", action="store_true", help="ignored")
-    validate = config_commands.add_parser("validate", help="decode a k0s.yaml strictly")
-    validate.add_argument("-c", "--config", required=True)
-
-    controller = commands.add_parser("controller", help="run the controller stand-in")
-    controller.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-    controller.add_argument(
-        "--lifecycle-log", default=None, help=f"default ${ENV_LIFECYCLE_LOG} or {DEFAULT_LIFECYCLE_LOG}"
-    )
-    controller.add_argument(
-        "--on-failure",
-        choices=("exit", "retry"),
-        default=None,
-        help=f"exit (default; also ${ENV_ON_FAILURE}) or retry every 5 s like k0s's supervisor",
-    )
-    controller.add_argument(
-        "--no-drop-privileges",
-        dest="drop_privileges",
-        action="store_const",
-        const="never",
-        default="auto",
-        help="TESTS ONLY: stay the current user even when root",
-    )
-    controller.add_argument("--apiserver-user", default=APISERVER_USER, help=argparse.SUPPRESS)  # tests only
-
-    status = commands.add_parser("status", help="show whether the controller stand-in runs")
-    status.add_argument("--lifecycle-log", default=None)
-    return parser
+Usage:
+  k0s version
+  k0s config create [--include-images]
+  k0s config validate --config FILE
+  k0s controller [--single] [--config=PATH|-c PATH] [--data-dir=DIR] [--enable-dynamic-config]
+                 [--enable-worker] [--no-taints]
+  k0s status
+"""
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        if args.command != "controller":
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        print(f"W stand-in: ignoring k0s flags {' '.join(unknown)}", file=sys.stderr)
-    if args.command == "version":
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else 1
+    command, rest = args[0], args[1:]
+    if command in ("version", "--version"):
         print(VERSION)
         return 0
-    if args.command == "config":
-        if args.config_command == "create":
-            sys.stdout.write(default_config_text())
-            return 0
-        return run_validate(args)
-    if args.command == "controller":
-        return run_controller(args)
-    if args.command == "status":
-        return run_status(args)
-    parser.error("unknown command")
-    return 2
+    if command == "config" and rest[:1] == ["create"]:
+        if any(arg != "--include-images" for arg in rest[1:]):
+            print(f"Error: unknown flag: {' '.join(rest[1:])}", file=sys.stderr)
+            return 1
+        sys.stdout.write(default_config_text())
+        return 0
+    if command == "config" and rest[:1] == ["validate"]:
+        return run_validate(rest[1:])
+    if command == "controller":
+        try:
+            options = parse_controller_args(rest)
+        except UsageError as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        return run_controller(options)
+    if command == "status":
+        return run_status(rest)
+    print(f'Error: unknown command "{" ".join(args[:2])}" for "k0s"\n\n{USAGE}', file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
