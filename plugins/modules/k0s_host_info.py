@@ -13,18 +13,42 @@ description:
   - Reads, without changing anything, the facts the P(k0rdent.audit.k0s_audit#role) role checks before it
     touches a host, in one round trip instead of a dozen small tasks.
   - Whether the API server's user exists and which groups it has.
-  - Every existing parent directory of the given paths that this user cannot traverse (no search permission by
-    owner, group or other bits; POSIX ACLs are not evaluated). kube-apiserver running as this user must traverse
-    every parent of the audit policy file and of the audit log directory, or it does not start.
+  - Every existing parent directory of the given paths that the account kube-apiserver really runs as cannot
+    traverse (search permission by owner, named-user ACL entries, group root or other bits). kube-apiserver must
+    traverse every parent of the audit policy file and of the audit log directory, or it does not start.
   - The free space of the file system that will hold the audit log.
   - Whether the k0s controller's systemd unit exists and is active.
+  - How the controller is installed: the C(ExecStart) of its systemd unit names the k0s config file it reads
+    (C(--config)/C(-c), default C(/etc/k0s/k0s.yaml)), C(--single), C(--enable-dynamic-config) and C(--data-dir).
+  - That config file: whether it exists, whether k0sctl generated it (its first line is
+    C(# generated-by-k0sctl)), its C(spec.api.port) and C(spec.installConfig.users.kubeAPIserverUser).
+  - The account kube-apiserver really runs as. k0s runs it as the fixed account C(kube-apiserver) when that exists,
+    else as root, with group root and no supplementary groups, whatever C(kubeAPIserverUser) says (k0s issue 4265);
+    on a running controller the uid of the live C(kube-apiserver) process decides. Traversal and write checks use
+    that account.
 options:
   user:
     description:
-      - The account kube-apiserver runs as. When it does not exist yet, the checks use the permissions a new
-        system account of that name would have (the C(other) bits).
+      - The account named as kube-apiserver's user, which owns the audit log directory. Default: the config
+        file's C(spec.installConfig.users.kubeAPIserverUser), else C(kube-apiserver).
+      - When it does not exist yet, its checks use the permissions a new system account would have (C(other) bits).
     type: str
-    required: true
+  config_path:
+    description:
+      - The k0s config file to read instead of the one the controller's unit names.
+    type: path
+  write_dirs:
+    description:
+      - Directories the account kube-apiserver really runs as must be able to create files in (the audit log
+        directory). Reported in RV(unwritable) when it cannot, including through POSIX ACL entries.
+    type: list
+    elements: path
+    default: []
+  policy_path:
+    description:
+      - The audit policy file; RV(policy) tells whether this collection wrote it and whether the live API server
+        started before it last changed.
+    type: path
   paths:
     description:
       - Files or directories whose parent directories the user must be able to traverse.
@@ -131,6 +155,101 @@ stats:
   type: dict
   sample:
     /var/log/k0s: {exists: true, isdir: true, owner: root, group: root, mode: "0750", checksum: null}
+controller:
+  description: How the controller's unit starts k0s (from C(systemctl show -p ExecStart), else the unit file).
+  returned: always
+  type: dict
+  contains:
+    argv:
+      description: The unit's command line; empty when the unit does not exist.
+      type: list
+      elements: str
+      sample: [/usr/local/bin/k0s, controller, --single]
+    config_path:
+      description: The config file it reads (C(--config)/C(-c)), or the default C(/etc/k0s/k0s.yaml).
+      type: str
+      sample: /etc/k0s/k0s.yaml
+    config_from_unit:
+      description: Whether C(ExecStart) names the config file explicitly.
+      type: bool
+    single:
+      description: Whether the controller runs with C(--single) (default storage kine).
+      type: bool
+    dynamic_config:
+      description: Whether C(--enable-dynamic-config) is set (C(spec.api) stays in the file all the same).
+      type: bool
+    data_dir:
+      description: C(--data-dir), default C(/var/lib/k0s).
+      type: str
+config:
+  description: What the config file the controller reads says.
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The file read (O(config_path), else the unit's).
+      type: str
+    exists:
+      description: Whether it exists.
+      type: bool
+    k0sctl_generated:
+      description: Whether its first line is C(# generated-by-k0sctl); the next C(k0sctl apply) rewrites it.
+      type: bool
+    api_port:
+      description: C(spec.api.port), default 6443.
+      type: int
+    kube_apiserver_user:
+      description: C(spec.installConfig.users.kubeAPIserverUser), default C(kube-apiserver).
+      type: str
+    error:
+      description: Why the file could not be read as YAML, empty when it could.
+      type: str
+apiserver:
+  description: The account kube-apiserver really runs as, and the live process when there is one.
+  returned: always
+  type: dict
+  contains:
+    user:
+      description: Its name (a uid when it has none).
+      type: str
+      sample: kube-apiserver
+    uid:
+      description: Its uid.
+      type: int
+    source:
+      description: V(process) (the live process), V(account) (the fixed account kube-apiserver exists) or V(root).
+      type: str
+    pid:
+      description: The live process's pid, null when none runs.
+      type: int
+    started:
+      description: When the live process started (seconds since the epoch), null when none runs.
+      type: float
+    audit_args:
+      description: The C(--audit-*) flags of the live process's command line, flag name to value.
+      type: dict
+unwritable:
+  description: Directories of O(write_dirs) the real account cannot create files in (existing ones only).
+  returned: always
+  type: list
+  elements: str
+foreign_files:
+  description: >-
+    For each of O(write_dirs), the entries in it that are not audit logs (not the file named by O(paths) in it nor
+    its rotated copies): a directory that holds them is used for something else and must not be re-owned.
+  returned: always
+  type: dict
+policy:
+  description: About O(policy_path).
+  returned: always
+  type: dict
+  contains:
+    written_by_collection:
+      description: Whether the file carries this collection's header.
+      type: bool
+    newer_than_apiserver:
+      description: Whether it changed after the live API server started (the server runs an older policy).
+      type: bool
 service:
   description: The state of the controller's systemd unit.
   returned: always
@@ -148,15 +267,42 @@ service:
       description: Whether the unit is active (running).
       type: bool
       sample: true
+    failed:
+      description: Whether systemd reports the unit failed.
+      type: bool
+      sample: false
 """
 
 import grp
 import hashlib
 import os
 import pwd
+import re
+import shlex
 import stat
+import struct
 
 from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - Debian hosts have python3-yaml, which the role requires
+    yaml = None
+
+# k0s's defaults (pkg/config/cfgvars.go, pkg/constant/constant.go): the config file read when ExecStart names none,
+# the data dir, the API port and the account that runs kube-apiserver.
+DEFAULT_CONFIG_PATH = "/etc/k0s/k0s.yaml"
+DEFAULT_DATA_DIR = "/var/lib/k0s"
+DEFAULT_API_PORT = 6443
+APISERVER_USER = "kube-apiserver"  # constant.ApiserverUser, looked up by pkg/component/controller/apiserver.go
+K0SCTL_HEADER = "# generated-by-k0sctl"  # k0sctl phase/configure_k0s.go writes it as the first line
+COLLECTION_HEADER = "k0rdent.audit"  # the role's policy template says it in its first lines
+
+# POSIX ACL xattr layout (linux/posix_acl_xattr.h): a 4-byte version, then 8-byte entries (tag, perm, id).
+_ACL_USER = 0x02
+_ACL_MASK = 0x10
+_ACL_ENTRY = struct.Struct("<HHI")
+_START_TIME_SLACK = 2.0
 
 
 def _account(name):
@@ -183,14 +329,39 @@ def _name_of(lookup, ident):
         return str(ident)
 
 
-def _can_traverse(st, uid, gids):
+def _acl_user_perms(path, uid):
+    """The permission bits a named-user ACL entry gives uid on path (masked), or None when there is none."""
+    try:
+        raw = os.getxattr(path, "system.posix_acl_access")
+    except (OSError, AttributeError):
+        return None
+    perms, mask = None, 7
+    for offset in range(4, len(raw) - _ACL_ENTRY.size + 1, _ACL_ENTRY.size):
+        tag, perm, ident = _ACL_ENTRY.unpack_from(raw, offset)
+        if tag == _ACL_USER and ident == uid:
+            perms = perm
+        elif tag == _ACL_MASK:
+            mask = perm
+    return None if perms is None else perms & mask
+
+
+def _access(st, path, uid, gids, want):
+    """Whether uid with groups gids has every bit of want (4 r, 2 w, 1 x) on a file, as the kernel decides."""
     if uid == 0:
         return True
     if uid is not None and st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IXUSR)
+        return (st.st_mode >> 6) & want == want
+    if uid is not None:
+        named = _acl_user_perms(path, uid)
+        if named is not None:
+            return named & want == want
     if st.st_gid in gids:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
+        return (st.st_mode >> 3) & want == want
+    return st.st_mode & want == want
+
+
+def _can_traverse(st, uid, gids, path=""):
+    return _access(st, path, uid, gids, 1)
 
 
 def _parents(path):
@@ -215,7 +386,7 @@ def _untraversable(paths, uid, gids):
                 st = os.stat(parent)
             except OSError:
                 continue
-            if stat.S_ISDIR(st.st_mode) and not _can_traverse(st, uid, gids):
+            if stat.S_ISDIR(st.st_mode) and not _can_traverse(st, uid, gids, parent):
                 found.append(
                     {
                         "path": parent,
@@ -225,6 +396,40 @@ def _untraversable(paths, uid, gids):
                     }
                 )
     return found
+
+
+def _unwritable(dirs, uid, gids):
+    found = []
+    for path in dirs:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or not _access(st, path, uid, gids, 3):
+            found.append(path)
+    return found
+
+
+def _foreign_files(dirs, paths):
+    """Entries of each directory that are neither one of paths nor a rotated copy of it.
+
+    kube-apiserver's log rotation (lumberjack, used by k8s.io/apiserver pkg/server/options/audit.go) names backups
+    NAME-TIMESTAMP.EXT, optionally gzipped.
+    """
+    result = {}
+    for directory in dirs:
+        logs = [os.path.basename(p) for p in paths if os.path.dirname(p) == directory]
+        patterns = []
+        for name in logs:
+            stem, ext = os.path.splitext(name)
+            rotated = r"(?:-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})?"
+            patterns.append(re.compile(re.escape(stem) + rotated + re.escape(ext) + r"(?:\.gz)?\Z"))
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        result[directory] = [e for e in entries if not any(p.match(e) for p in patterns)]
+    return result
 
 
 def _stat(path):
@@ -264,35 +469,216 @@ def _disk(path):
     }
 
 
-def _service(module, name):
+def _systemctl_show(module, name):
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
-        return {"name": name, "exists": False, "active": False}
-    rc, out, _err = module.run_command([systemctl, "show", "--property=LoadState,ActiveState", name])
-    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    exists = rc == 0 and props.get("LoadState") not in (None, "not-found")
-    return {"name": name, "exists": exists, "active": exists and props.get("ActiveState") in ("active", "reloading")}
+        return {}
+    rc, out, _err = module.run_command(
+        [systemctl, "show", "--property=LoadState,ActiveState,FragmentPath,ExecStart", name]
+    )
+    if rc != 0:
+        return {}
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def _service(name, props):
+    exists = props.get("LoadState") not in (None, "", "not-found")
+    state = props.get("ActiveState")
+    return {
+        "name": name,
+        "exists": exists,
+        "active": exists and state in ("active", "reloading"),
+        "failed": exists and state == "failed",
+    }
+
+
+def _exec_start_argv(props):
+    """The unit's command line: systemctl show prints ExecStart={ path=... ; argv[]=ARGS ; ... }."""
+    found = re.search(r"argv\[\]=(.*?) ;", props.get("ExecStart", ""))
+    if found:
+        return shlex.split(found.group(1))
+    fragment = props.get("FragmentPath")
+    if fragment and os.path.isfile(fragment):
+        with open(fragment, encoding="utf-8", errors="replace") as handle:
+            joined = handle.read().replace("\\\n", " ")
+        for line in joined.splitlines():
+            if line.strip().startswith("ExecStart="):
+                return shlex.split(line.strip()[len("ExecStart=") :].lstrip("@-:+!"))
+    return []
+
+
+def parse_controller_args(argv):
+    """What a `k0s controller` command line says, parsed like k0s's cobra/pflag flags (cmd/controller)."""
+    found = {
+        "argv": list(argv),
+        "config_path": DEFAULT_CONFIG_PATH,
+        "config_from_unit": False,
+        "single": False,
+        "dynamic_config": False,
+        "data_dir": DEFAULT_DATA_DIR,
+    }
+    bools = {"--single": "single", "--enable-dynamic-config": "dynamic_config"}
+    values = {"--config": "config_path", "-c": "config_path", "--data-dir": "data_dir"}
+    args = list(argv[1:])
+    while args:
+        arg = args.pop(0)
+        name, sep, value = arg.partition("=")
+        if name in values:
+            if not sep:
+                value = args.pop(0) if args else ""
+            found[values[name]] = value
+            if values[name] == "config_path":
+                found["config_from_unit"] = True
+        elif name.startswith("-c") and not name.startswith("--") and len(name) > 2:
+            found["config_path"], found["config_from_unit"] = arg[2:], True  # -cPATH
+        elif name in bools:
+            found[bools[name]] = value.lower() in ("", "1", "t", "true") if sep else True
+    return found
+
+
+def _config(path):
+    info = {
+        "path": path,
+        "exists": False,
+        "k0sctl_generated": False,
+        "api_port": DEFAULT_API_PORT,
+        "kube_apiserver_user": APISERVER_USER,
+        "error": "",
+    }
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1024 * 1024 + 1)
+    except OSError:
+        return info
+    info["exists"] = True
+    text = head.decode("utf-8", errors="replace")
+    info["k0sctl_generated"] = text.lstrip("\ufeff").startswith(K0SCTL_HEADER)
+    if yaml is None or len(head) > 1024 * 1024:
+        return info
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        info["error"] = str(exc).splitlines()[0]
+        return info
+    spec = document.get("spec") if isinstance(document, dict) else None
+    spec = spec if isinstance(spec, dict) else {}
+    api = spec.get("api") if isinstance(spec.get("api"), dict) else {}
+    if isinstance(api.get("port"), int) and not isinstance(api.get("port"), bool):
+        info["api_port"] = api["port"]
+    users = (spec.get("installConfig") or {}).get("users") if isinstance(spec.get("installConfig"), dict) else None
+    if isinstance(users, dict) and isinstance(users.get("kubeAPIserverUser"), str) and users["kubeAPIserverUser"]:
+        info["kube_apiserver_user"] = users["kubeAPIserverUser"]
+    return info
+
+
+def _boot_time():
+    with open("/proc/stat", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    return 0
+
+
+def _live_apiserver(proc="/proc"):
+    """The running kube-apiserver process, if any: pid, real uid, start time and --audit-* flags."""
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(os.path.join(proc, pid, "comm"), encoding="utf-8", errors="replace") as handle:
+                if handle.read().strip() != "kube-apiserver":
+                    continue
+            with open(os.path.join(proc, pid, "status"), encoding="utf-8", errors="replace") as handle:
+                uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
+            with open(os.path.join(proc, pid, "cmdline"), "rb") as handle:
+                argv = [a.decode("utf-8", errors="replace") for a in handle.read().split(b"\0") if a]
+            with open(os.path.join(proc, pid, "stat"), encoding="utf-8", errors="replace") as handle:
+                ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+        started = _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+        audit = {}
+        for arg in argv[1:]:
+            name, _sep, value = arg.lstrip("-").partition("=")
+            if arg.startswith("--audit-"):
+                audit[name.replace("_", "-")] = value
+        return {"pid": int(pid), "uid": uid, "started": started, "audit_args": audit}
+    return None
+
+
+def _real_apiserver_account(live):
+    if live is not None:
+        return {"user": _name_of(pwd.getpwuid, live["uid"]), "uid": live["uid"], "source": "process", **live}
+    try:
+        uid = pwd.getpwnam(APISERVER_USER).pw_uid
+        source = "account"
+    except KeyError:
+        uid, source = 0, "root"
+    return {
+        "user": _name_of(pwd.getpwuid, uid),
+        "uid": uid,
+        "source": source,
+        "pid": None,
+        "started": None,
+        "audit_args": {},
+    }
+
+
+def _policy(path, live):
+    info = {"written_by_collection": False, "newer_than_apiserver": False}
+    if not path:
+        return info
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            info["written_by_collection"] = COLLECTION_HEADER in handle.read(512)
+    except OSError:
+        return info
+    if live is not None:
+        # The start time is known to the clock tick after the boot time, which /proc/stat gives in whole seconds.
+        info["newer_than_apiserver"] = st.st_mtime > live["started"] + _START_TIME_SLACK
+    return info
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "user": {"type": "str", "required": True},
+            "user": {"type": "str"},
+            "config_path": {"type": "path"},
             "paths": {"type": "list", "elements": "path", "default": []},
+            "write_dirs": {"type": "list", "elements": "path", "default": []},
             "disk_path": {"type": "path"},
+            "policy_path": {"type": "path"},
             "service": {"type": "str", "default": "k0scontroller"},
             "stat_paths": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
-    user, uid, gids = _account(module.params["user"])
+    params = module.params
+    props = _systemctl_show(module, params["service"])
+    service = _service(params["service"], props)
+    controller = parse_controller_args(_exec_start_argv(props) if service["exists"] else [])
+    config = _config(params["config_path"] or controller["config_path"])
+    user, _uid, _gids = _account(params["user"] or config["kube_apiserver_user"])
+    live = _live_apiserver() if service["active"] else None
+    apiserver = _real_apiserver_account(live)
+    # k0s gives kube-apiserver group root and no supplementary groups (pkg/supervisor/detachattr_linux.go).
+    real_gids = {0}
     module.exit_json(
         changed=False,
         user=user,
-        untraversable=_untraversable(module.params["paths"], uid, gids),
-        disk=_disk(module.params["disk_path"]),
-        service=_service(module, module.params["service"]),
-        stats={path: _stat(path) for path in module.params["stat_paths"]},
+        controller=controller,
+        config=config,
+        apiserver=apiserver,
+        untraversable=_untraversable(params["paths"], apiserver["uid"], real_gids),
+        unwritable=_unwritable(params["write_dirs"], apiserver["uid"], real_gids),
+        foreign_files=_foreign_files(params["write_dirs"], params["paths"]),
+        policy=_policy(params["policy_path"], live),
+        disk=_disk(params["disk_path"]),
+        service=service,
+        stats={path: _stat(path) for path in params["stat_paths"]},
     )
 
 

@@ -65,3 +65,105 @@ def test_stat_reports_what_the_role_compares(tmp_path):
     directory = k0s_host_info._stat(str(tmp_path))
     assert directory["isdir"] and directory["checksum"] is None
     assert k0s_host_info._stat(str(tmp_path / "missing")) == {"exists": False}
+
+
+def test_the_unit_names_the_config_file_as_k0s_install_writes_it():
+    parse = k0s_host_info.parse_controller_args
+    assert parse([])["config_path"] == "/etc/k0s/k0s.yaml"
+    default = parse(["/usr/local/bin/k0s", "controller"])
+    assert default["config_path"] == "/etc/k0s/k0s.yaml" and not default["config_from_unit"]
+    assert not default["single"] and default["data_dir"] == "/var/lib/k0s"
+    for argv in (
+        ["k0s", "controller", "--config=/etc/k0s/custom.yaml"],
+        ["k0s", "controller", "--config", "/etc/k0s/custom.yaml"],
+        ["k0s", "controller", "-c", "/etc/k0s/custom.yaml"],
+        ["k0s", "controller", "-c=/etc/k0s/custom.yaml"],
+        ["k0s", "controller", "-c/etc/k0s/custom.yaml"],
+    ):
+        found = parse(argv)
+        assert (found["config_path"], found["config_from_unit"]) == ("/etc/k0s/custom.yaml", True), argv
+    single = parse(["k0s", "controller", "--single", "--data-dir=/srv/k0s", "--enable-dynamic-config=true"])
+    assert single["single"] and single["dynamic_config"] and single["data_dir"] == "/srv/k0s"
+    assert not parse(["k0s", "controller", "--single=false"])["single"]
+
+
+def test_exec_start_is_read_from_systemctl_show_and_else_from_the_unit_file(tmp_path):
+    show = {
+        "ExecStart": "{ path=/usr/local/bin/k0s ; argv[]=/usr/local/bin/k0s controller --single ; ignore_errors=no }"
+    }
+    assert k0s_host_info._exec_start_argv(show) == ["/usr/local/bin/k0s", "controller", "--single"]
+    unit = tmp_path / "k0scontroller.service"
+    unit.write_text("[Service]\nExecStart=/usr/local/bin/k0s controller \\\n  --config=/etc/k0s/custom.yaml\n")
+    argv = k0s_host_info._exec_start_argv({"ExecStart": "", "FragmentPath": str(unit)})
+    assert argv == ["/usr/local/bin/k0s", "controller", "--config=/etc/k0s/custom.yaml"]
+
+
+def test_config_facts(tmp_path):
+    missing = k0s_host_info._config(str(tmp_path / "k0s.yaml"))
+    assert missing["exists"] is False and missing["api_port"] == 6443
+    assert missing["kube_apiserver_user"] == "kube-apiserver"
+    path = tmp_path / "k0s.yaml"
+    path.write_text(
+        "# generated-by-k0sctl 2026-11-30T10:00:00Z\napiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\n"
+        "spec:\n  api: {port: 7443}\n  installConfig: {users: {kubeAPIserverUser: custom-api}}\n"
+    )
+    found = k0s_host_info._config(str(path))
+    assert found["k0sctl_generated"] and found["api_port"] == 7443 and found["kube_apiserver_user"] == "custom-api"
+    path.write_text("spec: [unclosed\n")
+    assert k0s_host_info._config(str(path))["error"]
+
+
+def test_a_log_directory_with_other_files_is_reported(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("audit.log", "audit-2026-11-30T10-00-00.000.log", "audit-2026-11-29T10-00-00.000.log.gz", "syslog"):
+        (logs / name).write_text("x")
+    found = k0s_host_info._foreign_files([str(logs)], [str(logs / "audit.log")])
+    assert found == {str(logs): ["syslog"]}
+
+
+def test_named_user_acl_entries_grant_access(tmp_path):
+    # A version-2 ACL: user::rwx, user:4242:rwx, group::r-x, mask::r-x, other::---
+    raw = b"\x02\x00\x00\x00" + b"".join(
+        k0s_host_info._ACL_ENTRY.pack(tag, perm, ident)
+        for tag, perm, ident in (
+            (1, 7, 0xFFFFFFFF),
+            (2, 7, 4242),
+            (4, 5, 0xFFFFFFFF),
+            (0x10, 5, 0xFFFFFFFF),
+            (0x20, 0, 0xFFFFFFFF),
+        )
+    )
+    original = os.getxattr
+    try:
+        os.getxattr = lambda path, name: raw
+        assert k0s_host_info._acl_user_perms("/x", 4242) == 5  # masked to r-x
+        assert k0s_host_info._acl_user_perms("/x", 1) is None
+        st = _Stat(0o750, uid=1, gid=1)
+        assert k0s_host_info._access(st, "/x", 4242, {0}, 1)  # traverse through the ACL entry
+        assert not k0s_host_info._access(st, "/x", 4242, {0}, 3)  # the mask takes write away
+    finally:
+        os.getxattr = original
+
+
+def test_the_real_account_without_a_live_process():
+    found = k0s_host_info._real_apiserver_account(None)
+    assert found["source"] in ("account", "root") and found["pid"] is None
+    live = {"pid": 7, "uid": 0, "started": 1.0, "audit_args": {"audit-log-path": "/var/log/k0s/audit.log"}}
+    assert k0s_host_info._real_apiserver_account(live)["source"] == "process"
+
+
+def test_the_live_apiserver_is_found_by_its_process_name(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "42").mkdir(parents=True)
+    (proc / "42" / "comm").write_text("kube-apiserver\n")
+    (proc / "42" / "status").write_text("Name:\tkube-apiserver\nUid:\t998\t998\t998\t998\n")
+    (proc / "42" / "cmdline").write_bytes(
+        b"/var/lib/k0s/bin/kube-apiserver\0--audit-log-maxage=7\0--secure-port=6443\0"
+    )
+    (proc / "42" / "stat").write_text("42 (kube-apiserver) S " + " ".join(["0"] * 18) + " 1000 0\n")
+    (proc / "43").mkdir()
+    (proc / "43" / "comm").write_text("bash\n")
+    live = k0s_host_info._live_apiserver(str(proc))
+    assert live["pid"] == 42 and live["uid"] == 998
+    assert live["audit_args"] == {"audit-log-maxage": "7"}

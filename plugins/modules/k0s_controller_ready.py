@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# Copyright (c) k0rdent.audit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k0s_controller_ready
+short_description: Wait until a restarted k0s controller serves again and writes its audit log, or has failed
+version_added: 0.2.0
+author: k0rdent.audit maintainers (@k0rdent)
+description:
+  - Polls, on the controller itself, until the API server answers C(GET https://127.0.0.1:PORT/readyz) with 200
+    and, when O(log_path) is given, the audit log exists and has grown since O(log_before) (or was replaced by a
+    new file).
+  - Stops waiting as soon as systemd reports the unit C(failed), instead of running into the timeout, and returns
+    the controller's own last error lines from its journal, so the caller can quote them.
+  - Reads only; it never fails because the controller is not ready. The caller judges RV(ready).
+options:
+  service:
+    description: The controller's systemd unit.
+    type: str
+    default: k0scontroller
+  port:
+    description: The API server's port (C(spec.api.port)).
+    type: int
+    default: 6443
+  timeout:
+    description: Seconds to wait for /readyz.
+    type: int
+    default: 180
+  log_path:
+    description: The audit log that must exist and grow; not checked when omitted.
+    type: path
+  log_before:
+    description: The audit log's C(inode) and C(size) before the restart (from M(ansible.builtin.stat)); empty or
+      C(exists=false) when it did not exist.
+    type: dict
+    default: {}
+  log_timeout:
+    description: Seconds to wait, once /readyz answers, for the audit log to grow.
+    type: int
+    default: 30
+  since:
+    description: The journal lines from this time on (seconds since the epoch) are the controller's own; default
+      the module's start.
+    type: float
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - In check mode it reports what it sees at once, without waiting.
+seealso:
+  - module: k0rdent.audit.k0s_host_info
+  - role: k0rdent.audit.k0s_audit
+"""
+
+EXAMPLES = r"""
+- name: Wait for the controller after a restart
+  k0rdent.audit.k0s_controller_ready:
+    port: 6443
+    log_path: /var/log/k0s/audit.log
+    log_before: "{{ log_before.stat }}"
+  register: ready
+
+- name: Stop with the controller's own error
+  ansible.builtin.fail:
+    msg: "{{ ready.reason }}: {{ ready.journal | join(' / ') }}"
+  when: not ready.ready
+"""
+
+RETURN = r"""
+ready:
+  description: Whether /readyz answered 200 and the audit log grew.
+  returned: always
+  type: bool
+reason:
+  description: Why it is not ready, one sentence; empty when it is.
+  returned: always
+  type: str
+  sample: k0scontroller failed after the restart
+state:
+  description: The unit's ActiveState when the wait ended.
+  returned: always
+  type: str
+  sample: active
+journal:
+  description: The controller's last journal lines since O(since) (at most 15) when it is not ready.
+  returned: always
+  type: list
+  elements: str
+waited:
+  description: Seconds waited.
+  returned: always
+  type: float
+"""
+
+import os
+import ssl
+import time
+import urllib.error
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+
+_POLL_SECONDS = 1.0
+
+
+def _unit_state(module, service):
+    rc, out, _err = module.run_command(["systemctl", "show", "--property=ActiveState", "--value", service])
+    return out.strip() if rc == 0 else "unknown"
+
+
+def _readyz(port):
+    # kube-apiserver serves a self-signed certificate here; only the status code is wanted.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen("https://127.0.0.1:%d/readyz" % port, context=context, timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def log_grew(path, before):
+    """Whether the audit log exists and differs from before (new inode, or larger)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if not before or not before.get("exists"):
+        return True
+    return st.st_ino != before.get("inode") or st.st_size > int(before.get("size") or 0)
+
+
+def _journal(module, service, since):
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+    rc, out, _err = module.run_command(
+        ["journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u", service, "--since", stamp]
+    )
+    return [line for line in out.splitlines() if line.strip()] if rc == 0 else []
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "service": {"type": "str", "default": "k0scontroller"},
+            "port": {"type": "int", "default": 6443},
+            "timeout": {"type": "int", "default": 180},
+            "log_path": {"type": "path"},
+            "log_before": {"type": "dict", "default": {}},
+            "log_timeout": {"type": "int", "default": 30},
+            "since": {"type": "float"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    start = time.time()
+    since = params["since"] or start
+    deadline = start + (0 if module.check_mode else params["timeout"])
+    reason, state = "", "unknown"
+    while True:
+        state = _unit_state(module, params["service"])
+        if state == "failed":
+            reason = "%s failed after the restart" % params["service"]
+            break
+        if _readyz(params["port"]):
+            break
+        if time.time() >= deadline:
+            reason = "%s did not serve /readyz on port %d within %d s" % (
+                params["service"],
+                params["port"],
+                params["timeout"],
+            )
+            break
+        time.sleep(_POLL_SECONDS)
+    if not reason and params["log_path"]:
+        log_deadline = time.time() + (0 if module.check_mode else params["log_timeout"])
+        while not log_grew(params["log_path"], params["log_before"]):
+            if time.time() >= log_deadline:
+                reason = "%s serves /readyz but %s did not grow within %d s" % (
+                    params["service"],
+                    params["log_path"],
+                    params["log_timeout"],
+                )
+                break
+            time.sleep(_POLL_SECONDS)
+    module.exit_json(
+        changed=False,
+        ready=not reason,
+        reason=reason,
+        state=state,
+        journal=_journal(module, params["service"], since) if reason else [],
+        waited=round(time.time() - start, 1),
+    )
+
+
+if __name__ == "__main__":
+    main()
