@@ -15,7 +15,7 @@ source scripts/env.sh
 results=$(mktemp -d)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(lint build sanity unit molecule)
-scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13"}
+scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users"}
 passed=0
 failed=0
 failures=()
