@@ -44,6 +44,11 @@ options:
     type: list
     elements: path
     default: []
+  log_path:
+    description:
+      - The audit log file. Entries of its directory (in O(write_dirs)) that are neither it nor its rotated copies
+        are returned in RV(foreign_files).
+    type: path
   policy_path:
     description:
       - The audit policy file; RV(policy) tells whether this collection wrote it and whether the live API server
@@ -235,8 +240,8 @@ unwritable:
   elements: str
 foreign_files:
   description: >-
-    For each of O(write_dirs), the entries in it that are not audit logs (not the file named by O(paths) in it nor
-    its rotated copies): a directory that holds them is used for something else and must not be re-owned.
+    For each of O(write_dirs), the entries in it that are not audit logs (not O(log_path) nor its rotated copies):
+    a directory that holds them is used for something else and must not be re-owned.
   returned: always
   type: dict
 policy:
@@ -650,6 +655,7 @@ def main():
             "paths": {"type": "list", "elements": "path", "default": []},
             "write_dirs": {"type": "list", "elements": "path", "default": []},
             "disk_path": {"type": "path"},
+            "log_path": {"type": "path"},
             "policy_path": {"type": "path"},
             "service": {"type": "str", "default": "k0scontroller"},
             "stat_paths": {"type": "list", "elements": "path", "default": []},
@@ -674,7 +680,7 @@ def main():
         apiserver=apiserver,
         untraversable=_untraversable(params["paths"], apiserver["uid"], real_gids),
         unwritable=_unwritable(params["write_dirs"], apiserver["uid"], real_gids),
-        foreign_files=_foreign_files(params["write_dirs"], params["paths"]),
+        foreign_files=_foreign_files(params["write_dirs"], [params["log_path"]] if params["log_path"] else []),
         policy=_policy(params["policy_path"], live),
         disk=_disk(params["disk_path"]),
         service=service,

@@ -16,8 +16,8 @@ def _last_ready(host):
 
 
 def test_the_unit_is_the_quick_start_one(host):
-    unit = host.file("/etc/systemd/system/k0scontroller.service").content_string
-    assert "--single" in unit and "--config" not in unit
+    exec_start = host.run("systemctl show --property=ExecStart k0scontroller").stdout
+    assert "controller --single" in exec_start and "--config" not in exec_start
 
 
 def test_k0s_yaml_holds_only_what_the_collection_wrote(host, strict_k0s):
