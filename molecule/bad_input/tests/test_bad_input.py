@@ -18,7 +18,59 @@ SNAPSHOT = (
 )
 
 
+# A k0s.yaml that replaces the prepared one for a case (restored afterwards): the operator's own audit settings.
+OPERATOR_FLAGS = """apiVersion: k0s.k0sproject.io/v1beta1
+kind: ClusterConfig
+metadata:
+  name: k0s
+spec:
+  api:
+    extraArgs:
+      audit-policy-file: /etc/k0s/their-policy.yaml
+      audit-log-maxage: "90"
+"""
+RAW_ARGS = """apiVersion: k0s.k0sproject.io/v1beta1
+kind: ClusterConfig
+metadata:
+  name: k0s
+spec:
+  api:
+    rawArgs:
+      - --audit-log-maxage=90
+"""
+NOT_A_MAPPING = "- just\n- a list\n"
+
+# Cases whose k0s.yaml is not the prepared one: the content written to /etc/k0s/k0s.yaml before the snapshot.
+CONFIGS = {
+    "k0s.yaml not a mapping": NOT_A_MAPPING,
+    "operator's own audit flags": OPERATOR_FLAGS,
+    "audit flags in rawArgs": RAW_ARGS,
+}
+
 CASES = {
+    "k0s.yaml not a mapping": ({}, "/etc/k0s/k0s.yaml"),
+    "operator's own audit flags": (
+        {},
+        "already has audit settings this collection did not make",
+    ),
+    "audit flags in rawArgs": ({}, "remove those entries from rawArgs"),
+    "config path disagrees with the unit": (
+        {"k0s_audit_config_path": "/etc/k0s/not-a-mapping.yaml"},
+        "but k0scontroller on k0s-audit-bad reads /etc/k0s/k0s.yaml",
+    ),
+    "log path is /": ({"k0s_audit_log_path": "/"}, "k0s_audit_log_path is /, a directory"),
+    "log file directly in /var/log": (
+        {"k0s_audit_log_path": "/var/log/kube-audit.log"},
+        "whose directory /var/log is a system directory",
+    ),
+    "log directory shared with other files": (
+        {"k0s_audit_log_path": "/var/log/shared/audit.log"},
+        "also holds app.log, which are not audit logs",
+    ),
+    "policy path is the k0s config file": (
+        {"k0s_audit_policy_path": "/etc/k0s/k0s.yaml"},
+        "k0s_audit_policy_path is /etc/k0s/k0s.yaml, the k0s config file itself",
+    ),
     "invalid rule": (
         {"k0s_audit_rules_prepend": [{"level": "Loud"}]},
         "k0s_audit_rules_prepend[0].level",
@@ -32,13 +84,9 @@ CASES = {
         "k0s_audit_extra_args.audit-log-maxag: kube-apiserver has no such audit flag and would refuse to start;"
         ' did you mean "audit-log-maxage"?',
     ),
-    "k0s.yaml not a mapping": (
-        {"k0s_audit_config_path": "/etc/k0s/not-a-mapping.yaml"},
-        "/etc/k0s/not-a-mapping.yaml",
-    ),
     "unreadable parent directory": (
         {"k0s_audit_policy_path": "/root/private/audit-policy.yaml"},
-        "kube-apiserver runs as kube-apiserver, which cannot enter /root",
+        "kube-apiserver runs as kube-apiserver (group root), which cannot enter /root",
     ),
     "disk budget too small": (
         {"k0s_audit_log_maxsize": 100000000},
@@ -54,6 +102,17 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_in_preflight_and_changes_nothing(host, playbook, case):
     extra_vars, message = CASES[case]
+    if case in CONFIGS:
+        host.run("cp -p /etc/k0s/k0s.yaml /etc/k0s/k0s.yaml.keep-for-test")
+        host.run("cat > /etc/k0s/k0s.yaml <<'EOF'\n%sEOF" % CONFIGS[case])
+    try:
+        _fails_and_changes_nothing(host, playbook, extra_vars, message)
+    finally:
+        if case in CONFIGS:
+            host.run("mv /etc/k0s/k0s.yaml.keep-for-test /etc/k0s/k0s.yaml")
+
+
+def _fails_and_changes_nothing(host, playbook, extra_vars, message):
     before = host.run(SNAPSHOT).stdout
     result = playbook("k0rdent.audit.enable", "-e", json.dumps(extra_vars), check=False)
     output = result.stdout + result.stderr

@@ -19,7 +19,10 @@ def rollout(playbook):
 def test_the_rollout_fails_with_what_was_rolled_back(rollout):
     assert rollout.returncode != 0
     output = rollout.stdout + rollout.stderr
-    assert "k0scontroller on k0s-audit-rb1 did not serve /readyz" in output, output[-4000:]
+    # The wait ends when systemd reports the unit failed, not at the timeout, and quotes the controller's own error.
+    assert "k0scontroller failed after the restart on k0s-audit-rb1 after the audit change" in output, output[-4000:]
+    said = output.split("The controller said:", 1)[1].split("Rolled back:", 1)[0]
+    assert "audit.log" in said and "permission denied" in said.lower(), said
     assert "Rolled back: /etc/k0s/k0s.yaml from /etc/k0s/k0s.yaml." in output
     assert "is ready again" in output
     assert "journalctl -u k0scontroller" in output
