@@ -1,0 +1,91 @@
+"""k0rdent.audit.k0s_controller_ready: stops at a failed unit with the controller's own words; waits for the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.k0rdent.audit.plugins.modules import k0s_controller_ready
+
+
+@pytest.fixture
+def fake_systemd(tmp_path, monkeypatch):
+    """systemctl and journalctl on the PATH that answer what the test says."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    state = tmp_path / "state"
+
+    def install(active_state: str, journal: str = "") -> None:
+        state.write_text(active_state)
+        (bindir / "systemctl").write_text('#!/bin/sh\ncat "%s"\n' % state)
+        (bindir / "journalctl").write_text("#!/bin/sh\nprintf '%s'\n" % journal.replace("'", ""))
+        for name in ("systemctl", "journalctl"):
+            (bindir / name).chmod(0o755)
+
+    monkeypatch.setenv("PATH", "%s:/usr/bin:/bin" % bindir)
+    return install
+
+
+@pytest.fixture
+def run(capsys):
+    def run_module(**args) -> dict:
+        with patch_module_args(args), pytest.raises(SystemExit):
+            k0s_controller_ready.main()
+        return json.loads(capsys.readouterr().out)
+
+    return run_module
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_failed_unit_ends_the_wait_at_once_and_quotes_the_controller(fake_systemd, run):
+    fake_systemd(
+        "failed",
+        "level=info msg=starting\\nError: open /var/log/k0s/audit.log: permission denied\\n",
+    )
+    start = time.monotonic()
+    result = run(port=_closed_port(), timeout=60)
+    assert time.monotonic() - start < 10
+    assert result["ready"] is False and result["state"] == "failed"
+    assert result["reason"] == "k0scontroller failed after the restart"
+    assert "Error: open /var/log/k0s/audit.log: permission denied" in result["journal"]
+    assert result["changed"] is False
+
+
+def test_no_readyz_within_the_timeout(fake_systemd, run):
+    fake_systemd("activating")
+    port = _closed_port()
+    result = run(port=port, timeout=1)
+    assert result["ready"] is False
+    assert result["reason"] == "k0scontroller did not serve /readyz on port %d within 1 s" % port
+
+
+def test_ready_and_a_growing_log(fake_systemd, run, monkeypatch, tmp_path):
+    fake_systemd("active")
+    monkeypatch.setattr(k0s_controller_ready, "_readyz", lambda port: True)
+    log = tmp_path / "audit.log"
+    log.write_text("one\n")
+    before = {"exists": True, "inode": os.stat(log).st_ino, "size": log.stat().st_size}
+    stale = run(log_path=str(log), log_before=before, log_timeout=1)
+    assert stale["ready"] is False and "did not grow within 1 s" in stale["reason"]
+    log.write_text("one\ntwo\n")
+    grown = run(log_path=str(log), log_before=before)
+    assert grown == {**grown, "ready": True, "reason": "", "journal": []}
+
+
+def test_log_grew():
+    grew = k0s_controller_ready.log_grew
+    assert not grew("/nonexistent/audit.log", {})
+    assert grew(__file__, {}) and grew(__file__, {"exists": False})
+    st = os.stat(__file__)
+    assert not grew(__file__, {"exists": True, "inode": st.st_ino, "size": st.st_size})
+    assert grew(__file__, {"exists": True, "inode": st.st_ino + 1, "size": st.st_size})  # rotated: a new file
