@@ -45,9 +45,14 @@ CONFIGS = {
     "k0s.yaml not a mapping": NOT_A_MAPPING,
     "operator's own audit flags": OPERATOR_FLAGS,
     "audit flags in rawArgs": RAW_ARGS,
+    "controller down before the run": NOT_A_MAPPING,
 }
 
 CASES = {
+    "controller down before the run": (
+        {},
+        "k0scontroller on k0s-audit-bad is failed before the role changed anything",
+    ),
     "k0s.yaml not a mapping": ({}, "/etc/k0s/k0s.yaml"),
     "operator's own audit flags": (
         {},
@@ -105,11 +110,15 @@ def test_bad_input_fails_in_preflight_and_changes_nothing(host, playbook, case):
     if case in CONFIGS:
         host.run("cp -p /etc/k0s/k0s.yaml /etc/k0s/k0s.yaml.keep-for-test")
         host.run("cat > /etc/k0s/k0s.yaml <<'EOF'\n%sEOF" % CONFIGS[case])
+    if case == "controller down before the run":
+        host.run("systemctl start k0scontroller")  # refuses the list: the unit fails
+        assert host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed"
     try:
         _fails_and_changes_nothing(host, playbook, extra_vars, message)
     finally:
         if case in CONFIGS:
             host.run("mv /etc/k0s/k0s.yaml.keep-for-test /etc/k0s/k0s.yaml")
+        host.run("systemctl reset-failed k0scontroller")
 
 
 def _fails_and_changes_nothing(host, playbook, extra_vars, message):

@@ -46,6 +46,19 @@ def test_the_api_server_writes_its_audit_log(host):
     assert log.user == "kube-apiserver" and log.mode == 0o600
 
 
+def test_a_run_interrupted_before_its_restart_is_finished_by_the_next_run(host, playbook):
+    # The first run writes k0s.yaml but never restarts, as if it had been killed between the write and the restart.
+    playbook("k0rdent.audit.enable", "-e", "k0s_audit_log_maxage=9", "-e", "k0s_audit_restart=never")
+    ready, _lines = _last_ready(host)
+    assert "--audit-log-maxage=7" in ready_fields(ready["detail"])["args"]
+    result = playbook("k0rdent.audit.enable", "-e", "k0s_audit_log_maxage=9")
+    assert "does not run what its files say" in result.stdout
+    ready, _lines = _last_ready(host)
+    assert "--audit-log-maxage=9" in ready_fields(ready["detail"])["args"]
+    again = playbook("k0rdent.audit.enable", "-e", "k0s_audit_log_maxage=9")
+    assert "changed=0" in again.stdout
+
+
 def test_disable_removes_the_file_the_collection_created(host, playbook):
     playbook("k0rdent.audit.disable")
     assert not host.file("/etc/k0s/k0s.yaml").exists
