@@ -63,6 +63,10 @@ CASES = {
         {"k0s_audit_config_path": "/etc/k0s/not-a-mapping.yaml"},
         "but k0scontroller on k0s-audit-bad reads /etc/k0s/k0s.yaml",
     ),
+    "--tags that skip the policy": (
+        {"__k0s_test_args": ["--tags", "k0s_audit_config"]},
+        "was not written by it (--tags without k0s_audit_policy?)",
+    ),
     "log path is /": ({"k0s_audit_log_path": "/"}, "k0s_audit_log_path is /, a directory"),
     "log file directly in /var/log": (
         {"k0s_audit_log_path": "/var/log/kube-audit.log"},
@@ -123,7 +127,9 @@ def test_bad_input_fails_in_preflight_and_changes_nothing(host, playbook, case):
 
 def _fails_and_changes_nothing(host, playbook, extra_vars, message):
     before = host.run(SNAPSHOT).stdout
-    result = playbook("k0rdent.audit.enable", "-e", json.dumps(extra_vars), check=False)
+    extra_vars = dict(extra_vars)
+    args = extra_vars.pop("__k0s_test_args", [])
+    result = playbook("k0rdent.audit.enable", "-e", json.dumps(extra_vars), *args, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert message in output, output[-3000:]

@@ -38,3 +38,11 @@ def test_disable_twice_changes_nothing_the_second_time(disabled):
     first, second = disabled
     assert "changed=0" not in first.stdout.split("PLAY RECAP")[-1]
     assert "changed=0" in second.stdout.split("PLAY RECAP")[-1]
+
+
+def test_booleans_given_as_strings_on_the_command_line_work(host, disabled, playbook):
+    # -e k0s_audit_purge=true arrives as the string "true", as Ansible users expect it to work.
+    result = playbook("k0rdent.audit.disable", "-e", "k0s_audit_purge=true", "-e", "k0s_audit_rollback=false")
+    assert "changed=1" in result.stdout.split("PLAY RECAP")[-1]
+    assert not host.file("/etc/k0s/audit-policy.yaml").exists
+    assert host.file("/var/log/k0s/audit.log").size > 0  # audit logs are never deleted
