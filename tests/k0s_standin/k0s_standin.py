@@ -66,6 +66,7 @@ BIND_ADDRESS = "127.0.0.1"
 RESPAWN_SECONDS = 5.0  # pkg/supervisor/supervisor.go: TimeoutRespawn defaults to 5 s
 STOP_SECONDS = 8.0  # pkg/supervisor/supervisor.go TimeoutStop (apiserver.go clamps it to 5..20 s); unit stops at 10
 K0S_MANAGED = "_K0S_MANAGED=yes"  # pkg/supervisor/supervisor.go k0sManaged: marks the processes k0s started
+KLOG_ERROR_RE = re.compile(r"[EF]\d{4} ")  # k8s.io/klog header: severity letter, then MMDD
 SERVING_RE = re.compile(r"Serving securely on (\S+)")  # k8s.io/apiserver pkg/server/secure_serving.go
 
 ENV_LIFECYCLE_LOG = "K0S_STANDIN_LIFECYCLE_LOG"
@@ -725,7 +726,9 @@ class ApiServerProcess:
         code = self.proc.returncode
         status = f"signal {-code}" if code is not None and code < 0 else f"status {code}"
         lines = [line.strip() for line in self.tail if line.strip()]
-        return f"kube-apiserver exited with {status} {when}: " + (" | ".join(lines[-6:]) or "(no output)")
+        # The reason is in klog's error and fatal lines (E..../F....) or Go's "Error: ..."; else the last lines.
+        errors = [line for line in lines if KLOG_ERROR_RE.match(line) or "rror" in line]
+        return f"kube-apiserver exited with {status} {when}: " + (" | ".join((errors or lines)[-6:]) or "(no output)")
 
 
 def prepare_data_dir(data_dir: str, account: dict) -> None:

@@ -867,22 +867,23 @@ def test_real_api_server_audits_by_the_policy(controller, tmp_path):
 
 @needs_test_apiserver
 @pytest.mark.parametrize(
-    ("policy_text", "extra"),
+    ("policy_text", "extra", "reason"),
     [
-        ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: All\n", ""),
-        (POLICY_TEXT, "      audit-log-max-age: '30'\n"),
-        (POLICY_TEXT, "      audit-log-maxage: '-1'\n"),
+        ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: All\n", "", 'Unsupported value: \\"All\\"'),
+        (POLICY_TEXT, "      audit-log-max-age: '30'\n", "Error: unknown flag: --audit-log-max-age"),
+        (POLICY_TEXT, "      audit-log-maxage: '-1'\n", "--audit-log-maxage -1 can't be a negative number"),
     ],
     ids=["bad-level", "unknown-flag", "negative-maxage"],
 )
-def test_real_api_server_refusal_fails_the_controller(controller, tmp_path, policy_text, extra):
+def test_real_api_server_refusal_fails_the_controller(controller, tmp_path, policy_text, extra, reason):
     policy, log = tmp_path / "policy.yaml", tmp_path / "audit.log"
     policy.write_text(policy_text)
     ctl = controller(_real_config(_free_port(), policy, log, extra), "--no-drop-privileges", child="real")
     assert ctl.proc.wait(timeout=60) == 1
     assert [e["event"] for e in ctl.events()] == ["starting", "failed"]
     detail = ctl.events()[-1]["detail"]
-    assert "before serving" in detail and "(no output)" not in detail
+    assert "before serving" in detail and reason in detail
+    assert "Generated self-signed cert" not in detail  # the error lines, not the chatter before them
     assert f"Error: {detail}" in ctl.stderr()
 
 
