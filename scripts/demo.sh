@@ -12,6 +12,8 @@ source scripts/env.sh
 docker info >/dev/null 2>&1 || { echo "demo: no Docker engine answers; start one (scripts/docker-engine.sh start)" >&2; exit 1; }
 scripts/build-image.sh bookworm
 name=k0s-audit-demo
+[ -x .cache/testbed/kube-apiserver ] ||
+  { echo "demo: the test API server .cache/testbed/kube-apiserver is missing: run scripts/build-test-apiserver.sh" >&2; exit 1; }
 
 if ! docker container inspect "$name" >/dev/null 2>&1; then
   echo "demo: starting container $name with the k0s stand-in"
@@ -19,8 +21,14 @@ if ! docker container inspect "$name" >/dev/null 2>&1; then
     --tmpfs /run --tmpfs /run/lock --tmpfs /tmp k0s-audit-systemd:bookworm >/dev/null
   docker cp tests/k0s_standin/k0s_standin.py "$name":/usr/local/bin/k0s
   docker cp tests/k0s_standin/k0scontroller.service "$name":/etc/systemd/system/k0scontroller.service
+  # As molecule/shared/prepare.yml does: the test API server in k0s's bin dir, and a token file for the requests.
+  docker exec "$name" mkdir -p /var/lib/k0s/bin /etc/k0s-standin
+  docker cp .cache/testbed/kube-apiserver "$name":/var/lib/k0s/bin/kube-apiserver
   docker exec "$name" sh -c '
     systemctl is-system-running --wait >/dev/null 2>&1 || true
+    chmod 0755 /var/lib/k0s/bin/kube-apiserver &&
+    printf "%s\n" "demo-operator,operator,1001,\"system:masters\"" "demo-node,system:node:cp1,1002,\"system:nodes\"" \
+      > /etc/k0s-standin/tokens.csv && chmod 0640 /etc/k0s-standin/tokens.csv
     chmod 0755 /usr/local/bin/k0s && mkdir -p /etc/k0s && k0s config create > /etc/k0s/k0s.yaml &&
     chmod 0600 /etc/k0s/k0s.yaml && cp -p /etc/k0s/k0s.yaml /root/k0s.yaml.before &&
     systemctl daemon-reload && systemctl start k0scontroller'
@@ -36,3 +44,23 @@ docker exec "$name" sh -c '
   echo "--- /etc/k0s/k0s.yaml against the file before the first run"; diff -u /root/k0s.yaml.before /etc/k0s/k0s.yaml || true
   echo "--- the log directory and the API server"; stat -c "%n %U:%G %a" /var/log/k0s /var/log/k0s/audit.log
   echo "readyz: $(curl -sk https://127.0.0.1:6443/readyz); audit events logged: $(wc -l < /var/log/k0s/audit.log)"'
+
+echo "=== a few requests and the level the policy gave each (audit log of $name)"
+docker exec "$name" sh -c '
+  send() { # audit-id token method path
+    curl -sk -o /dev/null -X "$3" -H "Audit-ID: $1" ${2:+-H "Authorization: Bearer $2"} -H "Content-Type: application/json" \
+      $( [ "$3" = GET ] || echo --data-binary {} ) "https://127.0.0.1:6443$4"
+  }
+  run=$(date +%s)
+  send "demo-$run-healthz" "" GET /healthz
+  send "demo-$run-readyz" "" GET /readyz
+  send "demo-$run-node-get-node" demo-node GET /api/v1/nodes/cp1
+  send "demo-$run-node-status-patch" demo-node PATCH /api/v1/nodes/cp1/status
+  send "demo-$run-get-secret" demo-operator GET /api/v1/namespaces/kcm-system/secrets/db
+  send "demo-$run-list-deployments" demo-operator GET /apis/apps/v1/deployments
+  send "demo-$run-create-clusterdeployment" demo-operator POST /apis/k0rdent.mirantis.com/v1beta1/namespaces/kcm-system/clusterdeployments
+  sleep 1
+  for id in healthz readyz node-get-node node-status-patch get-secret list-deployments create-clusterdeployment; do
+    level=$(grep -F "\"auditID\":\"demo-$run-$id\"" /var/log/k0s/audit.log | grep -o "\"level\":\"[A-Za-z]*\"" | sort -u | cut -d\" -f4 | tr "\n" " ")
+    printf "  %-28s %s\n" "$id" "${level:-None (not logged)}"
+  done'
