@@ -37,8 +37,9 @@ def test_the_controller_runs_with_the_flags_from_its_own_file(host):
 def test_a_config_path_that_disagrees_with_the_unit_is_refused(host, playbook):
     before = host.file(CUSTOM).content_string
     result = playbook("k0rdent.audit.enable", "-e", "k0s_audit_config_path=/etc/k0s/k0s.yaml", check=False)
+    output = result.stdout + result.stderr  # failures may go to standard error (display_failed_stderr)
     assert result.returncode != 0
-    assert "k0s_audit_config_path is /etc/k0s/k0s.yaml, but k0scontroller" in result.stdout
-    assert "reads /etc/k0s/custom.yaml" in result.stdout
+    assert "k0s_audit_config_path is /etc/k0s/k0s.yaml, but k0scontroller" in output
+    assert "reads /etc/k0s/custom.yaml" in output
     assert not host.file("/etc/k0s/k0s.yaml").exists
     assert host.file(CUSTOM).content_string == before
