@@ -41,10 +41,6 @@ options:
     description: Seconds to wait, once /readyz answers, for the audit log to grow.
     type: int
     default: 30
-  since:
-    description: The journal lines from this time on (seconds since the epoch) are the controller's own; default
-      the module's start.
-    type: float
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -91,7 +87,8 @@ state:
   type: str
   sample: active
 journal:
-  description: The controller's last journal lines since O(since) (at most 15) when it is not ready.
+  description: >-
+    The last journal lines (at most 15) of the unit's current run (its systemd invocation) when it is not ready.
   returned: always
   type: list
   elements: str
@@ -140,11 +137,12 @@ def log_grew(path, before):
     return st.st_ino != before.get("inode") or st.st_size > int(before.get("size") or 0)
 
 
-def _journal(module, service, since):
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
-    rc, out, _err = module.run_command(
-        ["journalctl", "--no-pager", "-o", "cat", "-n", "15", "-u", service, "--since", stamp]
-    )
+def _journal(module, service):
+    """The last lines the unit's current run logged: its InvocationID selects exactly the run after the restart."""
+    rc, out, _err = module.run_command(["systemctl", "show", "--property=InvocationID", "--value", service])
+    invocation = out.strip() if rc == 0 else ""
+    match = ["_SYSTEMD_INVOCATION_ID=%s" % invocation] if invocation else ["-u", service]
+    rc, out, _err = module.run_command(["journalctl", "--no-pager", "-o", "cat", "-n", "15", *match])
     return [line for line in out.splitlines() if line.strip()] if rc == 0 else []
 
 
@@ -157,13 +155,11 @@ def main():
             "log_path": {"type": "path"},
             "log_before": {"type": "dict", "default": {}},
             "log_timeout": {"type": "int", "default": 30},
-            "since": {"type": "float"},
         },
         supports_check_mode=True,
     )
     params = module.params
     start = time.time()
-    since = params["since"] or start
     deadline = start + (0 if module.check_mode else params["timeout"])
     reason, state = "", "unknown"
     while True:
@@ -197,7 +193,7 @@ def main():
         ready=not reason,
         reason=reason,
         state=state,
-        journal=_journal(module, params["service"], since) if reason else [],
+        journal=_journal(module, params["service"]) if reason else [],
         waited=round(time.time() - start, 1),
     )
 

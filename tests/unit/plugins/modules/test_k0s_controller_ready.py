@@ -22,8 +22,14 @@ def fake_systemd(tmp_path, monkeypatch):
 
     def install(active_state: str, journal: str = "") -> None:
         state.write_text(active_state)
-        (bindir / "systemctl").write_text('#!/bin/sh\ncat "%s"\n' % state)
-        (bindir / "journalctl").write_text("#!/bin/sh\nprintf '%s'\n" % journal.replace("'", ""))
+        # --property=ActiveState prints the state; --property=InvocationID prints an id.
+        (bindir / "systemctl").write_text(
+            '#!/bin/sh\ncase "$*" in *InvocationID*) echo 0123abcd ;; *) cat "%s" ;; esac\n' % state
+        )
+        (bindir / "journalctl").write_text(
+            "#!/bin/sh\ncase \"$*\" in *_SYSTEMD_INVOCATION_ID=0123abcd*) printf '%s' ;; esac\n"
+            % journal.replace("'", "")
+        )
         for name in ("systemctl", "journalctl"):
             (bindir / name).chmod(0o755)
 
