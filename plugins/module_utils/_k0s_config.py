@@ -1,7 +1,11 @@
 # Copyright (c) k0rdent.audit contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 
-"""Pure logic of the ``k0rdent.audit.k0s_config`` module: patch ``spec.api.extraArgs`` of a k0s ``k0s.yaml``.
+"""Pure logic of ``k0rdent.audit.k0s_config`` and ``k0rdent.audit.k0sctl_config``: patch kube-apiserver extraArgs.
+
+``k0s_config`` edits ``spec.api.extraArgs`` of a k0s ``ClusterConfig`` (``k0s.yaml``); ``k0sctl_config`` edits
+``spec.k0s.config.spec.api.extraArgs`` of a k0sctl ``Cluster`` (``k0sctl.yaml``). Both go through the same code,
+parameterised by a :class:`Profile` (which document kind, which key path).
 
 Private to the collection (leading underscore): the names in ``__all__`` may change without notice.
 
@@ -14,6 +18,10 @@ changes by comparing the parsed data before and after, and only then renders the
 
 k0s decodes ``extraArgs`` as ``map[string]string``: every value this code writes is a double-quoted string, and the
 rendered text is parsed again and compared with the intended data before it is handed back.
+
+Every text or value this code hands to a caller for display goes through the masking functions at the end of this
+file (:func:`mask_secrets` for a whole file, :func:`mask_data` for returned values, :func:`mask_message` for
+messages), which share one notion of what a secret is.
 """
 
 from __future__ import annotations
@@ -48,10 +56,15 @@ except ImportError:
 
 __all__ = [
     "API_VERSION",
+    "CREATED_MARKER",
     "DEFAULT_API_PORT",
     "DEFAULT_KUBE_APISERVER_USER",
     "HAS_RUAMEL",
     "HAS_YAML",
+    "K0SCTL",
+    "K0SCTL_API_VERSION",
+    "K0SCTL_KIND",
+    "K0S_CONFIG",
     "KIND",
     "MASK",
     "MINIMAL_CLUSTER_CONFIG",
@@ -59,12 +72,19 @@ __all__ = [
     "YAML_IMPORT_ERROR",
     "K0sConfigError",
     "PatchResult",
+    "Profile",
     "has_comments",
+    "is_secret_key",
     "load_cluster_config",
+    "mask_args",
+    "mask_data",
+    "mask_message",
     "mask_secrets",
     "normalize_extra_args",
     "normalize_flag_names",
+    "patch_extra_args",
     "patch_k0s_config",
+    "patch_k0sctl_config",
 ]
 
 API_VERSION = "k0s.k0sproject.io/v1beta1"
@@ -73,14 +93,23 @@ DEFAULT_API_PORT = 6443
 DEFAULT_KUBE_APISERVER_USER = "kube-apiserver"
 MASK = "********"
 
-# What `k0s config create` would give minus the machine-specific parts: k0s fills in every default itself.
-MINIMAL_CLUSTER_CONFIG = """\
-apiVersion: k0s.k0sproject.io/v1beta1
-kind: ClusterConfig
+K0SCTL_API_VERSION = "k0sctl.k0sproject.io/v1beta1"
+K0SCTL_KIND = "Cluster"
+
+# The first line of a k0s.yaml this collection created. Only such a file is ever deleted again, and only when it
+# holds nothing but the skeleton below.
+CREATED_MARKER = "# Created by k0rdent.audit (k0s_config); k0s merges this file over its defaults."
+# Never the output of `k0s config create`: that pins spec.api.address and says `storage: type: etcd`, and k0s merges
+# the file over its defaults (pkg/config/cfgvars.go, NodeConfig -> MergedWithYAML), so on a `--single` (kine)
+# controller a full default file switches the node to a new, empty etcd at the next restart. This skeleton is a
+# complete configuration: every value it does not name stays k0s's default.
+MINIMAL_CLUSTER_CONFIG = f"""\
+{CREATED_MARKER}
+apiVersion: {API_VERSION}
+kind: {KIND}
 metadata:
   name: k0s
-  namespace: kube-system
-spec: {}
+spec: {{}}
 """
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -89,14 +118,43 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _GO_YAML_BOOLEANS = frozenset(("y", "Y", "n", "N"))
 _GO_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _GO_YAML_INT = re.compile(r"[-+]?(0[bB][01]+|0[oO]?[0-7]+|0[xX][0-9a-fA-F]+|[0-9]+)\Z")
-_STORAGE = ("spec", "storage")
-_SECRET_KEY = re.compile(r"password|secret|token|key|datasource", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"]*:)[^\s@/'\"]+@")
 _EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*---(?:[ \t]|$)", re.MULTILINE)
 
 
 class K0sConfigError(ValueError):
     """The file or the requested change cannot be applied; the message is one sentence a person can act on."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which file is edited: its kind and where ``extraArgs`` sits in it.
+
+    ``config_path`` leads to the ClusterConfig (empty for a k0s.yaml, ``spec.k0s.config`` in a k0sctl.yaml);
+    ``api_path`` to its ``spec.api``. ``prune`` is how many mappings above ``extraArgs`` are deleted again when
+    removing the last flag leaves them empty (k0sctl reads a non-empty ``spec.k0s.config`` as the whole config,
+    phase/configure_k0s.go Prepare, so an empty skeleton left there would change what k0sctl does).
+    """
+
+    name: str
+    api_version: str
+    kind: str
+    config_path: tuple[str, ...]
+    prune: int
+    noun: str
+    file_noun: str
+
+    @property
+    def api_path(self) -> tuple[str, ...]:
+        return (*self.config_path, "spec", "api")
+
+    def dotted(self, *keys: str) -> str:
+        return ".".join((*self.api_path, *keys))
+
+
+K0S_CONFIG = Profile("k0s.yaml", API_VERSION, KIND, (), 0, "k0s ClusterConfig", "k0s config file")
+K0SCTL = Profile(
+    "k0sctl.yaml", K0SCTL_API_VERSION, K0SCTL_KIND, ("spec", "k0s", "config"), 3, "k0sctl Cluster", "k0sctl.yaml"
+)
 
 
 @dataclass(frozen=True)
@@ -112,6 +170,12 @@ class PatchResult:
     engine: str
     comments_dropped: bool = False
     warnings: list[str] = field(default_factory=list)
+    raw_args: list[Any] = field(default_factory=list)
+    audit_raw_args: list[Any] = field(default_factory=list)
+    # the file is a skeleton this collection created and holds nothing else after the change: delete it
+    removes_file: bool = False
+    # mappings on the way to extraArgs that did not exist and were created (k0sctl: "spec.k0s.config")
+    created_sections: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------------- input
@@ -223,6 +287,58 @@ if HAS_YAML:
     _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str)
 
 
+# go-yaml refuses a document whose alias expansion dwarfs its size ("billion laughs"): gopkg.in/yaml.v3 decode.go
+# (allowedAliasRatio, and the check in decoder.unmarshal) counts every node it decodes, and those decoded inside an
+# alias; past 100 aliased and 1,000 decoded nodes the aliased share may not exceed 99 % up to 400,000 decodes,
+# falling linearly to 10 % at 4,000,000. The same bound is modelled here on PyYAML's node graph, in which an alias
+# is the anchored node itself, so that the expansion is refused before anything walks it.
+_ALIAS_RATIO_LOW = 400_000
+_ALIAS_RATIO_HIGH = 4_000_000
+
+
+def _allowed_alias_ratio(decoded: int) -> float:
+    if decoded <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decoded >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def _check_aliases(root: Any, source: str) -> None:
+    """Refuse excessive alias expansion and an anchor that contains itself (go-yaml refuses both)."""
+    decoded = aliased_count = 0
+    seen: set[int] = set()
+    on_path: set[int] = set()
+    stack: list[tuple[bool, Any, bool]] = [(True, root, False)]
+    while stack:
+        entering, node, aliased = stack.pop()
+        key = id(node)
+        if not entering:
+            on_path.discard(key)
+            continue
+        if key in on_path:
+            raise K0sConfigError(
+                f"{source} has an anchor whose value contains an alias to itself (line {node.start_mark.line + 1}): "
+                "k0s refuses it, fix it by hand."
+            )
+        decoded += 1
+        aliased = aliased or key in seen  # a node met again is met through an alias
+        seen.add(key)
+        if aliased:
+            aliased_count += 1
+        if aliased_count > 100 and decoded > 1000 and aliased_count / decoded > _allowed_alias_ratio(decoded):
+            raise K0sConfigError(
+                f"{source} contains excessive aliasing (its aliases expand to far more data than it holds): "
+                "k0s refuses such a file, write it out without the aliases."
+            )
+        if isinstance(node, ScalarNode):
+            continue
+        on_path.add(key)
+        stack.append((False, node, aliased))
+        children = node.value if isinstance(node, SequenceNode) else [item for pair in node.value for item in pair]
+        stack.extend((True, child, aliased) for child in reversed(children))
+
+
 def _mark_text(error: Any) -> str:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     if mark is None:
@@ -243,6 +359,7 @@ def _compose_and_load(text: str, source: str) -> tuple[Any, Any]:
         documents = []
         while loader.check_node():
             node = loader.get_node()
+            _check_aliases(node, source)
             documents.append((loader.construct_document(node), node))
             if len(documents) > 1:
                 raise K0sConfigError(
@@ -278,33 +395,54 @@ def _mapping_or_none(value: Any, where: str, source: str) -> dict[str, Any] | No
     )
 
 
-def load_cluster_config(text: str, source: str = "k0s.yaml") -> dict[str, Any]:
-    """Parse ``text`` strictly and check that it is a k0s ClusterConfig whose ``spec.api.extraArgs`` can be edited."""
-    return _load_cluster_config(text, source)[0]
+def load_cluster_config(text: str, source: str = "k0s.yaml", profile: Profile = K0S_CONFIG) -> dict[str, Any]:
+    """Parse ``text`` strictly and check that it is a file of ``profile`` whose extraArgs can be edited."""
+    return _load_document(text, source, profile)[0]
 
 
-def _load_cluster_config(text: str, source: str) -> tuple[dict[str, Any], Any]:
+def _load_document(text: str, source: str, profile: Profile) -> tuple[dict[str, Any], Any]:
     document, node = _compose_and_load(text, source)
     if not isinstance(document, dict):
         raise K0sConfigError(
-            f"{source} is {_describe(document)} at the top level, not a mapping: it is not a k0s ClusterConfig."
+            f"{source} is {_describe(document)} at the top level, not a mapping: it is not a {profile.noun}."
         )
     api_version = document.get("apiVersion")
     kind = document.get("kind")
-    if (isinstance(api_version, str) and api_version.startswith("k0sctl.k0sproject.io/")) or kind == "Cluster":
+    is_k0sctl = (isinstance(api_version, str) and api_version.startswith("k0sctl.k0sproject.io/")) or kind == "Cluster"
+    if profile is K0S_CONFIG and is_k0sctl:
         raise K0sConfigError(
             f"{source} is a k0sctl configuration (apiVersion {api_version}, kind {kind}), not k0s's ClusterConfig: "
-            "this module edits the k0s.yaml on each controller (/etc/k0s/k0s.yaml), so point path at that file."
+            "this module edits the k0s.yaml on each controller (/etc/k0s/k0s.yaml), so point path at that file "
+            "(k0rdent.audit.k0sctl_config edits k0sctl.yaml)."
         )
-    if api_version != API_VERSION or kind != KIND:
+    if profile is K0SCTL and api_version == API_VERSION and kind == KIND:
+        raise K0sConfigError(
+            f"{source} is a k0s ClusterConfig (k0s.yaml), not a k0sctl configuration: "
+            "use k0rdent.audit.k0s_config for it, or point path at the k0sctl.yaml."
+        )
+    if api_version != profile.api_version or kind != profile.kind:
         raise K0sConfigError(
             f"{source} has apiVersion {api_version!r} and kind {kind!r}, "
-            f"but a k0s config file has apiVersion {API_VERSION} and kind {KIND}."
+            f"but a {profile.file_noun} has apiVersion {profile.api_version} and kind {profile.kind}."
         )
-    spec = _mapping_or_none(document.get("spec"), "spec", source) or {}
-    api = _mapping_or_none(spec.get("api"), "spec.api", source) or {}
-    _mapping_or_none(api.get("extraArgs"), "spec.api.extraArgs", source)
+    node_data: Any = document
+    for depth, key in enumerate((*profile.api_path, "extraArgs")):
+        node_data = _mapping_or_none(node_data.get(key), ".".join((*profile.api_path[:depth], key)), source)
+        if node_data is None:
+            break
+        if depth + 1 == len(profile.config_path):
+            _check_embedded_kind(node_data, ".".join(profile.config_path), source)
     return document, node
+
+
+def _check_embedded_kind(config: Mapping[str, Any], where: str, source: str) -> None:
+    """spec.k0s.config of a k0sctl.yaml may leave out apiVersion and kind (k0sctl adds them), but not get them wrong."""
+    for key, wanted in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if key in config and config[key] != wanted:
+            raise K0sConfigError(
+                f"{where}.{key} in {source} is {config[key]!r}, but k0sctl passes that mapping to k0s as a "
+                f"ClusterConfig: set it to {wanted} or leave it out."
+            )
 
 
 def _section(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
@@ -319,14 +457,14 @@ def _kube_apiserver_user(document: Mapping[str, Any]) -> str:
     return user if isinstance(user, str) and user else DEFAULT_KUBE_APISERVER_USER
 
 
-def _api_port(document: Mapping[str, Any], source: str, warnings: list[str]) -> int:
+def _api_port(document: Mapping[str, Any], source: str, warnings: list[str], profile: Profile = K0S_CONFIG) -> int:
     port = _section(document, "spec", "api").get("port")
     if port is None:
         return DEFAULT_API_PORT
     if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         return port
     warnings.append(
-        f"spec.api.port in {source} is {port!r}, not a port number: "
+        f"{profile.dotted('port')} in {source} is {port!r}, not a port number: "
         f"k0s will refuse it; reporting the default {DEFAULT_API_PORT}."
     )
     return DEFAULT_API_PORT
@@ -386,18 +524,24 @@ def _guess_indent(text: str) -> tuple[int, int, int]:
 
 
 def _patched_data(
-    document: dict[str, Any], new_extra_args: dict[str, Any] | None, drop_extra_args: bool
+    document: dict[str, Any], new_extra_args: dict[str, Any] | None, drop_extra_args: bool, profile: Profile
 ) -> dict[str, Any]:
     """Copy only the path down to extraArgs: the rest is shared with ``document`` and never modified."""
     result = dict(document)
-    spec = dict(result.get("spec") or {})
-    api = dict(spec.get("api") or {})
+    chain = [result]
+    for key in profile.api_path:
+        child = dict(chain[-1].get(key) or {})
+        chain[-1][key] = child
+        chain.append(child)
     if drop_extra_args:
-        api.pop("extraArgs", None)
+        chain[-1].pop("extraArgs", None)
+        for depth in range(profile.prune):
+            parent, key = chain[-2 - depth], profile.api_path[-1 - depth]
+            if parent[key]:
+                break
+            del parent[key]
     else:
-        api["extraArgs"] = new_extra_args
-    spec["api"] = api
-    result["spec"] = spec
+        chain[-1]["extraArgs"] = new_extra_args
     return result
 
 
@@ -434,8 +578,10 @@ if HAS_YAML:
     _K0sDumper.add_representer(str, _represent_str)
 
 
-def _render_pyyaml(data: dict[str, Any], ours: Iterable[str], indent: int, explicit_start: bool) -> str:
-    extra = data["spec"]["api"].get("extraArgs")
+def _render_pyyaml(
+    data: dict[str, Any], ours: Iterable[str], indent: int, explicit_start: bool, profile: Profile
+) -> str:
+    extra = _section(data, *profile.api_path).get("extraArgs")
     if isinstance(extra, dict):
         for name in ours:
             extra[name] = _QuotedStr(extra[name])
@@ -591,18 +737,39 @@ def _dump(yaml_rt: Any, data: Any) -> str:
 
 
 def _render_ruamel_document(
-    text: str, root: Any, set_args: Mapping[str, str], remove_args: Iterable[str], drop_extra_args: bool
+    text: str,
+    root: Any,
+    set_args: Mapping[str, str],
+    remove_args: Iterable[str],
+    drop_extra_args: bool,
+    profile: Profile = K0S_CONFIG,
 ) -> str | None:
     """Round-trip the whole file through ruamel.yaml."""
     yaml_rt = _ruamel(text)
     yaml_rt.explicit_start = bool(_EXPLICIT_START.match(text))
     document = yaml_rt.load(text)
-    _rt_edit_api(_rt_child(_rt_child(document, "spec"), "api"), set_args, remove_args, drop_extra_args)
+    chain = [document]
+    for key in profile.api_path:
+        chain.append(_rt_child(chain[-1], key))
+    _rt_edit_api(chain[-1], set_args, remove_args, drop_extra_args)
+    if drop_extra_args:
+        for depth in range(profile.prune):
+            parent, key = chain[-2 - depth], profile.api_path[-1 - depth]
+            if len(parent[key]):
+                break
+            orphan = _rt_delete(parent, key)
+            if orphan is not None and len(parent):
+                _give_leading_lines(parent, orphan)
     return _dump(yaml_rt, document)
 
 
 def _render_ruamel_api_block(
-    text: str, root: Any, set_args: Mapping[str, str], remove_args: Iterable[str], drop_extra_args: bool
+    text: str,
+    root: Any,
+    set_args: Mapping[str, str],
+    remove_args: Iterable[str],
+    drop_extra_args: bool,
+    profile: Profile = K0S_CONFIG,
 ) -> str | None:
     """Round-trip only the lines of the ``spec.api`` block mapping and splice them back; None when it cannot.
 
@@ -612,10 +779,11 @@ def _render_ruamel_api_block(
     """
     if any(char in text for char in "\r\x85\u2028\u2029"):
         return None  # line numbers of the parser would not match str.split("\n")
-    api = None
-    for key, value in root.value if isinstance(root, MappingNode) else ():
-        if key.value == "spec" and isinstance(value, MappingNode):
-            api = next((v for k, v in value.value if k.value == "api"), None)
+    api = root
+    for wanted in profile.api_path:
+        if not isinstance(api, MappingNode):
+            return None
+        api = next((v for k, v in api.value if isinstance(k, ScalarNode) and k.value == wanted), None)
     if not isinstance(api, MappingNode) or api.flow_style or not api.value:
         return None
     lines = text.split("\n")
@@ -636,7 +804,7 @@ def _render_ruamel_api_block(
         return None
     _rt_edit_api(mapping, set_args, remove_args, drop_extra_args)
     if not mapping:
-        return None
+        return None  # the api block goes: the whole-document renderer deletes it with its comments
     indent = " " * column
     rendered = [indent + line if line else line for line in _dump(yaml_rt, mapping).rstrip("\n").split("\n")]
     return "\n".join(lines[:first] + rendered + lines[last:])
@@ -674,16 +842,97 @@ def patch_k0s_config(
     forces the PyYAML fallback, True requires ruamel.yaml. Raises :class:`K0sConfigError` for anything that cannot
     be applied safely; nothing is half-done because nothing is written here.
     """
+    return patch_extra_args(text, extra_args, remove_extra_args, source, use_ruamel, K0S_CONFIG)
+
+
+def patch_k0sctl_config(
+    text: str,
+    extra_args: Mapping[str, Any] | None = None,
+    remove_extra_args: Iterable[str] | None = None,
+    source: str = "k0sctl.yaml",
+    use_ruamel: bool | None = None,
+) -> PatchResult:
+    """The same as :func:`patch_k0s_config` for ``spec.k0s.config.spec.api.extraArgs`` of a k0sctl.yaml."""
+    return patch_extra_args(text, extra_args, remove_extra_args, source, use_ruamel, K0SCTL)
+
+
+def _raw_args(api: Mapping[str, Any], source: str, profile: Profile, warnings: list[str]) -> list[Any]:
+    raw = api.get("rawArgs")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        warnings.append(f"{profile.dotted('rawArgs')} in {source} is {_describe(raw)}, not a list: k0s will refuse it.")
+        return []
+    return list(raw)
+
+
+def _audit_raw_args(raw: list[Any]) -> list[Any]:
+    """rawArgs entries that set an --audit-* flag (with the next entry when it holds the value).
+
+    k0s appends rawArgs after the flags built from extraArgs (pkg/component/controller/apiserver.go), and the last
+    occurrence of a flag wins, so these override whatever extraArgs says.
+    """
+    result: list[Any] = []
+    for index, entry in enumerate(raw):
+        if isinstance(entry, str) and re.match(r"--?audit-", entry):
+            result.append(entry)
+            following = raw[index + 1] if index + 1 < len(raw) else None
+            if "=" not in entry and isinstance(following, str) and not following.startswith("-"):
+                result.append(following)
+    return result
+
+
+def _is_created_skeleton(text: str, data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` is the untouched skeleton of a file this collection created (see CREATED_MARKER)."""
+    first, _, rest = text.partition("\n")
+    if first.rstrip("\r") != CREATED_MARKER or has_comments(rest):
+        return False
+    spec = data.get("spec")
+    api = spec.get("api") if isinstance(spec, dict) else None
+    return (
+        set(data) <= {"apiVersion", "kind", "metadata", "spec"}
+        and data.get("metadata") == {"name": "k0s"}
+        and (spec is None or (isinstance(spec, dict) and set(spec) <= {"api"}))
+        and not api
+    )
+
+
+def _missing_sections(document: Mapping[str, Any], profile: Profile) -> list[str]:
+    node: Any = document
+    for depth, key in enumerate(profile.config_path):
+        node = node.get(key) if isinstance(node, Mapping) else None
+        if not node:
+            return [".".join(profile.config_path[: depth + 1])]
+    return []
+
+
+def patch_extra_args(
+    text: str,
+    extra_args: Mapping[str, Any] | None = None,
+    remove_extra_args: Iterable[str] | None = None,
+    source: str = "k0s.yaml",
+    use_ruamel: bool | None = None,
+    profile: Profile = K0S_CONFIG,
+) -> PatchResult:
+    """Set and delete flags in the extraArgs of ``profile`` in ``text`` (see :func:`patch_k0s_config`).
+
+    A file with CRLF line breaks is patched as LF text and handed back with CRLF again.
+    """
     set_args = normalize_extra_args(extra_args)
     remove_args = normalize_flag_names(remove_extra_args, set_args)
     if use_ruamel and not HAS_RUAMEL:
         raise K0sConfigError("ruamel.yaml was requested but cannot be imported.")
     engine = "ruamel" if (HAS_RUAMEL if use_ruamel is None else use_ruamel) else "pyyaml"
 
-    document, root = _load_cluster_config(text, source)
+    crlf = "\r\n" in text and "\r" not in text.replace("\r\n", "")
+    work = text.replace("\r\n", "\n") if crlf else text
+    document, root = _load_document(work, source, profile)
     warnings: list[str] = []
-    current = _section(document, "spec", "api").get("extraArgs")
+    config = _section(document, *profile.config_path) if profile.config_path else document
+    api = _section(document, *profile.api_path)
+    current = api.get("extraArgs")
     previous = dict(current) if isinstance(current, dict) else {}
+    raw = _raw_args(api, source, profile, warnings)
 
     new_extra = dict(previous)
     removed = [name for name in remove_args if name in new_extra]
@@ -695,100 +944,231 @@ def patch_k0s_config(
             continue  # k0s reads a null value as "" and passes --name= on
         if isinstance(value, (dict, list)):
             raise K0sConfigError(
-                f"spec.api.extraArgs.{name} in {source} is {_describe(value)}, but k0s accepts only strings there: "
-                "fix it by hand or list it in remove_extra_args."
+                f"{profile.dotted('extraArgs', name)} in {source} is {_describe(value)}, but k0s accepts only strings "
+                "there: fix it by hand or list it in remove_extra_args."
             )
         warnings.append(
-            f"spec.api.extraArgs.{name} is {_describe(value)}, not a string: "
+            f"{profile.dotted('extraArgs', name)} is {_describe(value)}, not a string: "
             f"k0s will refuse this file; quote it ({_go_quote_hint(value)})."
         )
 
     drop_extra_args = bool(removed) and not new_extra
-    changed = not _same(previous, new_extra) or (drop_extra_args and "extraArgs" in _section(document, "spec", "api"))
+    changed = not _same(previous, new_extra) or (drop_extra_args and "extraArgs" in api)
     common = dict(
         previous_extra_args=previous,
-        kube_apiserver_user=_kube_apiserver_user(document),
-        api_port=_api_port(document, source, warnings),
+        kube_apiserver_user=_kube_apiserver_user(config),
+        api_port=_api_port(config, source, warnings, profile),
         engine=engine,
         warnings=warnings,
+        raw_args=raw,
+        audit_raw_args=_audit_raw_args(raw),
     )
     if not changed:
         return PatchResult(changed=False, text=text, extra_args=previous, **common)
 
-    expected = _patched_data(document, new_extra, drop_extra_args)
+    expected = _patched_data(document, new_extra, drop_extra_args, profile)
     rendered = None
     if engine == "ruamel":
         problem = "did not reproduce it faithfully"
         for render in (_render_ruamel_api_block, _render_ruamel_document):
             try:
-                candidate = render(text, root, set_args, remove_args, drop_extra_args)
+                candidate = render(work, root, set_args, remove_args, drop_extra_args, profile)
+                if candidate is not None and _same(_load_strict(candidate, source), expected):
+                    rendered = candidate
+                    break
             except Exception as exc:  # ruamel.yaml reads a few things PyYAML does not: fall back rather than fail
-                problem = f"could not round-trip it ({exc})"
-                continue
-            if candidate is not None and _same(_load_strict(candidate, source), expected):
-                rendered = candidate
-                break
+                problem = f"could not round-trip it ({mask_message((str(exc) or type(exc).__name__).splitlines()[0])})"
         if rendered is None:
             warnings.append(f"ruamel.yaml {problem}, so PyYAML re-wrote {source}.")
             engine = common["engine"] = "pyyaml"
     comments_dropped = False
     if rendered is None:
         rendered = _render_pyyaml(
-            copy.deepcopy(expected), set_args, _guess_indent(text)[0], bool(_EXPLICIT_START.match(text))
+            copy.deepcopy(expected), set_args, _guess_indent(work)[0], bool(_EXPLICIT_START.match(work)), profile
         )
         if not _same(_load_strict(rendered, source), expected):
             raise K0sConfigError(
                 f"The new content of {source} did not read back as intended, so it was not written: please report this "
                 "with the file."
             )
-        comments_dropped = has_comments(text)
-    return PatchResult(changed=True, text=rendered, extra_args=new_extra, comments_dropped=comments_dropped, **common)
+        marked = work.startswith(CREATED_MARKER + "\n")
+        comments_dropped = has_comments(work[len(CREATED_MARKER) + 1 :] if marked else work)
+        if marked:
+            rendered = CREATED_MARKER + "\n" + rendered  # the marker says who made the file; keep it
+    if crlf:
+        rendered = rendered.replace("\n", "\r\n")
+    return PatchResult(
+        changed=True,
+        text=rendered,
+        extra_args=new_extra,
+        comments_dropped=comments_dropped,
+        removes_file=profile is K0S_CONFIG and drop_extra_args and _is_created_skeleton(work, expected),
+        created_sections=[] if drop_extra_args else _missing_sections(document, profile),
+        **common,
+    )
 
 
-def _scalar_nodes(node: Any) -> Iterable[Any]:
-    if isinstance(node, ScalarNode):
-        yield node
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            yield from _scalar_nodes(item)
-    elif isinstance(node, MappingNode):
-        for _key_node, value_node in node.value:
-            yield from _scalar_nodes(value_node)
+# ---------------------------------------------------------------------------------------------------- masking
+#
+# One notion of a secret for everything the modules print or return. A key is secret-looking when one of its words
+# (camelCase, kebab-case and snake_case are split) names a secret: password, passwd, pass (keepalived authPass),
+# passphrase, secret, token, credential, key (an SSH keyPath, a private key), or when it is dataSource (kine's
+# database URL). A key whose last word is file or dir names a file, not its content (clientKeyFile,
+# token-auth-file), and is left alone. Every scalar below a secret-looking key is hidden, wherever it is in the
+# file; so is every value holding a PEM block (-----BEGIN) and the user information of every URL.
+
+_SECRET_WORDS = frozenset(
+    [
+        "password",
+        "passwords",
+        "passwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "credential",
+        "credentials",
+        "key",
+        "keys",
+        "privatekey",
+        "apikey",
+        "authpass",
+        "datasource",
+    ]
+)
+_FILE_WORDS = frozenset(("file", "files", "dir", "directory"))
+_WORD_SPLIT = re.compile(r"[-_.\s/]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+# scheme://USERINFO@ up to the next scheme (lists such as etcd-servers-overrides), whitespace or quote; USERINFO is
+# everything up to the LAST @, so a password holding @, :, / or % is hidden whole
+_URL = re.compile(rf"(?P<scheme>{_SCHEME})(?P<rest>(?:(?!{_SCHEME})[^\s'\"<>\\])+)")
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*-----.*?(?:-----END [A-Z0-9 ]*-----|\Z)", re.DOTALL)
+_MESSAGE_KEY_VALUE = re.compile(
+    r"(?P<key>[A-Za-z0-9_.\-]+)(?P<sep>['\"]?\s*[:=]\s*)(?P<value>\"[^\"]*\"?|'[^']*'?|[^\s,;)\]}]+)"
+)
 
 
-def _secret_nodes(node: Any, path: tuple[str, ...]) -> Iterable[Any]:
-    """Value nodes to hide: under spec.storage, every value of a key that looks like a password, token or key."""
-    if isinstance(node, SequenceNode):
-        for item in node.value:
-            yield from _secret_nodes(item, path)
-    elif isinstance(node, MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, ScalarNode) else ""
-            here = (*path, key)
-            if len(here) > 2 and here[:2] == _STORAGE and _SECRET_KEY.search(key):
-                yield from _scalar_nodes(value_node)
-            elif here[:2] == _STORAGE[: len(here)]:
-                yield from _secret_nodes(value_node, here)
+def is_secret_key(key: Any) -> bool:
+    """Whether a mapping key (or a flag name) looks like it holds a secret."""
+    if not isinstance(key, str) or not key:
+        return False
+    words = [word.lower() for part in _WORD_SPLIT.split(key) for word in _CAMEL.split(part) if word]
+    if not words or words[-1] in _FILE_WORDS:
+        return False
+    joined = "".join(words)
+    return any(word in _SECRET_WORDS for word in words) or any(
+        name in joined for name in ("password", "passwd", "secret", "token", "datasource", "credential", "authpass")
+    )
+
+
+def _mask_url(match: Any) -> str:
+    rest = match.group("rest")
+    at = rest.rfind("@")
+    if at < 0:
+        return match.group(0)
+    userinfo = rest[:at]
+    user, colon, _password = userinfo.partition(":")
+    hidden = f"{user}:{MASK}" if colon and user else MASK  # a user-only URL often carries a token as the user
+    return match.group("scheme") + hidden + rest[at:]
+
+
+def _mask_string(text: str) -> str:
+    """Hide PEM blocks and URL credentials inside any string."""
+    if "-----BEGIN" in text:
+        text = _PEM.sub(MASK, text)
+    if "://" in text:
+        text = _URL.sub(_mask_url, text)
+    return text
+
+
+def mask_message(message: str) -> str:
+    """A message (an error, a warning, a library's exception text) with secrets hidden, also ``key: value`` ones."""
+    message = _mask_string(message)
+    return _MESSAGE_KEY_VALUE.sub(
+        lambda m: m.group("key") + m.group("sep") + MASK if is_secret_key(m.group("key")) else m.group(0), message
+    )
+
+
+def mask_data(value: Any, secret: bool = False) -> Any:
+    """A copy of parsed data (a returned value) with every secret hidden; ``secret`` hides every scalar."""
+    if isinstance(value, Mapping):
+        return {key: mask_data(item, secret or is_secret_key(key)) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(item, secret) for item in value]
+    if secret and value is not None:
+        return MASK
+    if isinstance(value, str):
+        return MASK if "-----BEGIN" in value else _mask_string(value)
+    return value
+
+
+def mask_args(args: Iterable[Any]) -> list[Any]:
+    """Command-line arguments (rawArgs) with the values of secret-looking flags hidden (--x=v and --x v forms)."""
+    result: list[Any] = []
+    hide_next = False
+    for entry in args:
+        if not isinstance(entry, str):
+            result.append(mask_data(entry, hide_next))
+            hide_next = False
+            continue
+        if hide_next and not entry.startswith("-"):
+            result.append(MASK)
+            hide_next = False
+            continue
+        hide_next = False
+        name, equals, _value = entry.lstrip("-").partition("=")
+        if entry.startswith("-") and is_secret_key(name):
+            if equals:
+                result.append(entry[: len(entry) - len(_value)] + MASK)
+                continue
+            hide_next = True
+        result.append(mask_data(entry))
+    return result
+
+
+def _secret_nodes(root: Any) -> Iterable[Any]:
+    """Scalar nodes to hide. Each node is visited at most twice (open and secret), so aliases cost nothing."""
+    seen: set[tuple[int, bool]] = set()
+    stack = [(root, False)]
+    while stack:
+        node, secret = stack.pop()
+        if (id(node), secret) in seen:
+            continue
+        seen.add((id(node), secret))
+        if isinstance(node, ScalarNode):
+            if secret or "-----BEGIN" in node.value:
+                yield node
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, secret) for item in node.value)
+        elif isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, ScalarNode) else ""
+                stack.append((value_node, secret or is_secret_key(key)))
 
 
 def mask_secrets(text: str) -> str:
     """Return ``text`` for a diff, with every secret value replaced by ``"********"``.
 
     Works on the text itself, at the positions the YAML parser reports, so that the diff shows the real file (its
-    comments and layout) and only the secret values change. Hidden: the value of every key under ``spec.storage``
-    whose name contains password, secret, token, key or dataSource (any case, any depth, every scalar inside it),
-    and the password of every ``scheme://user:password@`` URL anywhere in the text, comments included.
+    comments and layout) and only the secret values change: every scalar below a secret-looking key anywhere in
+    the file (see :func:`is_secret_key`), every value holding a PEM block, and the user information of every URL
+    and every PEM block anywhere in the text, comments included. Text that does not parse is masked by the
+    ``key: value`` rule of :func:`mask_message` line by line instead.
     """
     spans = []
-    if _SECRET_KEY.search(text) and "storage" in text:
+    try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)  # pure-Python marks count characters, not bytes
-        if root is not None:
-            spans = sorted(
-                {(node.start_mark.index, node.end_mark.index, node.style) for node in _secret_nodes(root, ())},
-                reverse=True,
-            )
+    except yaml.YAMLError:
+        return "".join(mask_message(line) for line in text.splitlines(True))
+    if root is not None:
+        spans = sorted(
+            {(node.start_mark.index, node.end_mark.index, node.style) for node in _secret_nodes(root)}, reverse=True
+        )
     for start, end, style in spans:
         original = text[start:end]
-        tail = original[len(original.rstrip("\n")) :] if style in ("|", ">") else ""
+        tail = original[len(original.rstrip("\r\n")) :] if style in ("|", ">") else ""
         text = text[:start] + '"' + MASK + '"' + tail + text[end:]
-    return _URL_PASSWORD.sub(lambda match: match.group("head") + MASK + "@", text)
+    return _mask_string(text)
