@@ -15,7 +15,7 @@ source scripts/env.sh
 results=$(mktemp -d)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(lint build sanity unit molecule)
-scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users"}
+scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users audit_events rotation"}
 passed=0
 failed=0
 failures=()
@@ -69,6 +69,8 @@ for stage in "${stages[@]}"; do
     timed "ansible-test sanity" scripts/sanity.sh; record "ansible-test sanity" $?
     ;;
   unit)
+    # The stand-in's and the test bed's own tests run the test API server: build it first (skipped when built).
+    timed "test API server" scripts/build-test-apiserver.sh; record "test API server" $?
     # The k0s_config module tests run the module in-process, as if each call were the module's own process; they
     # get a pytest process of their own, apart from the filter tests, which install Ansible's controller-side
     # warning and collection machinery.
@@ -81,6 +83,8 @@ for stage in "${stages[@]}"; do
     ;;
   molecule)
     timed "docker engine" scripts/docker-engine.sh start || { record "docker engine" 1; continue; }
+    # Every scenario's controller runs the test API server (skipped when built by the unit stage).
+    timed "test API server" scripts/build-test-apiserver.sh; record "test API server" $?
     timed "image bookworm" scripts/build-image.sh bookworm; record "image bookworm" $?
     if [[ " $scenarios " == *" debian13 "* ]]; then
       timed "image trixie" scripts/build-image.sh trixie; record "image trixie" $?
