@@ -82,7 +82,7 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE) -> ReadFile:
+def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE, what: str = "configuration file") -> ReadFile:
     """Read ``path`` (following a symbolic link to a regular file) without ever blocking on a FIFO or device."""
     real_path = path
     if os.path.islink(path):
@@ -106,11 +106,9 @@ def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE) -> ReadFile:
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise FileRefused(f"{real_path} is a directory: set path to the configuration file inside it.")
+            raise FileRefused(f"{real_path} is a directory: set path to the {what} inside it.")
         if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(
-                f"{real_path} is {_kind(info.st_mode)}, not a regular file: set path to the configuration file."
-            )
+            raise FileRefused(f"{real_path} is {_kind(info.st_mode)}, not a regular file: set path to the {what}.")
         if info.st_size > max_size:
             raise FileRefused(
                 f"{real_path} is {info.st_size} bytes, more than the {max_size} bytes a configuration file may have "

@@ -22,16 +22,29 @@ description:
     C(k0s.k0sproject.io/v1beta1) C(ClusterConfig) (a k0sctl C(Cluster) file is named as such), or when C(spec),
     C(spec.api) or C(spec.api.extraArgs) is not a mapping.
   - k0s reads C(spec.api) only when C(k0scontroller) starts; restarting it is up to the caller.
+  - Only a regular file is read (a named pipe or device is refused without blocking), a symbolic link is followed
+    only to a regular file and the link itself stays, and a file bigger than 1 MiB is refused. YAML aliases that
+    expand to far more data than the file holds are refused, with the same bound k0s's YAML library applies.
+  - Two runs on the same file never lose an update: the read-modify-write happens under an exclusive lock
+    (C(flock) on C(.NAME.k0rdent-audit.lock) beside the file, removed afterwards); a run that cannot get it within
+    10 seconds fails and changes nothing.
+  - CRLF line breaks, comments (also with tabs), anchors and aliases elsewhere in the file are kept. When no
+    ruamel.yaml rendering reproduces the file faithfully, PyYAML re-writes it with a warning.
 author:
   - k0rdent.audit contributors (@k0rdent)
 options:
   path:
     description:
       - The k0s configuration file to edit. A symbolic link is followed.
-      - When it does not exist it is created, from the output of C(k0s config create) when a C(k0s) binary is on
-        the E(PATH), otherwise from a minimal C(ClusterConfig) (C(metadata.name=k0s)) that k0s completes with its
-        defaults. A new file gets mode V(0600) unless O(mode) is given.
-      - Its directory must exist; the module does not create it.
+      - When it does not exist and O(extra_args) sets a flag, it is created as a minimal C(ClusterConfig): a first
+        comment line saying this collection created it, C(apiVersion), C(kind), C(metadata.name=k0s) and
+        C(spec.api.extraArgs), nothing else. k0s merges the file over its defaults, so every other setting stays
+        k0s's default. The output of C(k0s config create) is never used: it says C(storage.type=etcd) and pins
+        C(spec.api.address), which would move a C(--single) (kine) controller to a new, empty etcd.
+      - A new file gets mode V(0600) unless O(mode) is given. Its directory must exist; the module does not
+        create it.
+      - A file this collection created that holds nothing but that skeleton once O(remove_extra_args) has removed
+        its last flag is deleted (RV(removed)), so that k0s runs on its defaults again as before.
     type: path
     default: /etc/k0s/k0s.yaml
   extra_args:
@@ -47,6 +60,7 @@ options:
       - Names of flags to delete from C(spec.api.extraArgs). Names that are not there are ignored.
       - A name may not be in O(extra_args) too.
       - When nothing is left, the empty C(extraArgs) key is removed as well.
+      - When the file does not exist, nothing is created for a removal.
     type: list
     elements: str
     default: []
@@ -71,9 +85,13 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The values of secret-looking keys under C(spec.storage) (names containing C(password), C(secret), C(token),
-        C(key) or C(dataSource), any case) and the passwords of C(scheme://user:password@) URLs are shown as
-        C(********) in the diff, never in clear. The file itself keeps them.
+      - Secrets are shown as C(********) in the diff, in the returned values, in warnings and in error messages,
+        never in clear; the file itself keeps them. A secret is every value below a key anywhere in the file
+        whose name has a word password, passwd, pass, passphrase, secret, token, credential or key, or is
+        C(dataSource) (Helm repository passwords, keepalived C(authPass), kine's data source; a name ending in
+        C(File) or C(Dir) such as C(clientKeyFile) names a file and is shown), every value holding a PEM block
+        (C(-----BEGIN)), and the user information of every URL (C(scheme://user:********@host), whatever
+        characters the password holds; a user-only URL hides the user).
   platform:
     platforms: posix
   safe_file_operations:
@@ -81,12 +99,16 @@ attributes:
   vault:
     support: none
 notes:
-  - The backup (O(backup=true)) is made only when the file changes and not in check mode; it has the owner and
-    mode of the original, so it is never more readable than the file it copies.
+  - The backup (O(backup=true)) is made only when the file changes and not in check mode. It is written to a
+    private (V(0600)) temporary file beside the original, synced to disk, then given the owner and mode of the
+    original and only then linked to its backup name: it is never more readable than the file it copies, and no
+    half-written backup is ever left under a backup name.
   - Other flags already in the file whose values are unquoted numbers or booleans are kept as they are, with a
     warning, because k0s will refuse the file until they are quoted.
   - The new content is validated before it replaces the file; a failing validation leaves the file untouched.
 seealso:
+  - module: k0rdent.audit.k0sctl_config
+    description: The same flags in the C(spec.k0s.config) of a k0sctl.yaml, which k0sctl writes to every controller.
   - name: k0s configuration options
     description: The C(ClusterConfig) reference of k0s.
     link: https://docs.k0sproject.io/stable/configuration/
@@ -137,18 +159,50 @@ created:
   returned: always
   type: bool
   sample: false
+removed:
+  description: Whether the file was a skeleton this collection created and was deleted (or would be in check mode).
+  returned: always
+  type: bool
+  sample: false
+path:
+  description: The path as given.
+  returned: always
+  type: str
+  sample: /etc/k0s/k0s.yaml
+real_path:
+  description: The file that is read and written, the target of O(path) when it is a symbolic link.
+  returned: always
+  type: str
+  sample: /etc/k0s/k0s.yaml
 extra_args:
   description:
     - All of C(spec.api.extraArgs) after the change, including the flags this task did not name.
     - Values are as they are in the file; they are all strings unless the file holds hand-written unquoted ones.
+    - Secrets are masked (see the diff mode attribute).
   returned: always
   type: dict
   sample: {"audit-log-maxage": "30", "audit-log-path": "/var/log/k0s/audit/audit.log"}
 previous_extra_args:
-  description: C(spec.api.extraArgs) before the change (empty when the file was created).
+  description:
+    - C(spec.api.extraArgs) before the change (empty when the file was created), secrets masked.
+    - Lets the caller see flags it is about to take over, for example audit flags an operator set by hand.
   returned: always
   type: dict
   sample: {}
+raw_args:
+  description: C(spec.api.rawArgs), the arguments k0s appends to kube-apiserver's command line unchecked, masked.
+  returned: always
+  type: list
+  elements: str
+  sample: ["--audit-log-maxage=90"]
+audit_raw_args:
+  description:
+    - The entries of RV(raw_args) that set an C(--audit-*) flag (with the following entry when it holds the value).
+    - k0s appends rawArgs after the flags built from extraArgs, so these override what extraArgs says.
+  returned: always
+  type: list
+  elements: str
+  sample: ["--audit-log-maxage=90"]
 kube_apiserver_user:
   description:
     - C(spec.installConfig.users.kubeAPIserverUser), or V(kube-apiserver) when the file does not set it.
@@ -168,7 +222,8 @@ backup_file:
   sample: /etc/k0s/k0s.yaml.4242.2026-08-01@12:00:00~
 diff:
   description:
-    - The change, when run with C(--diff); secret values are shown as C(********).
+    - The change, when run with C(--diff); secret values are shown as C(********). A deleted file has an empty
+      C(after).
     - A dictionary with C(before), C(after), C(before_header) and C(after_header); a list of two such dictionaries
       (content, then file attributes) when owner, group or mode change as well.
   returned: in diff mode
@@ -180,70 +235,15 @@ diff:
     after_header: /etc/k0s/k0s.yaml
 """
 
-import os
-import stat
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_bytes, to_native
 
+from ansible_collections.k0rdent.audit.plugins.module_utils._config_edit import run_edit
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
     HAS_YAML,
+    K0S_CONFIG,
     MINIMAL_CLUSTER_CONFIG,
     YAML_IMPORT_ERROR,
-    K0sConfigError,
-    mask_secrets,
-    normalize_extra_args,
-    normalize_flag_names,
-    patch_k0s_config,
 )
-
-NEW_FILE_UMASK = 0o077  # a new k0s.yaml is 0600 from its first moment, until `mode` says otherwise
-
-
-def read_current(module, path, k0s):
-    """Return (text, created): the file's content, or what a new file starts from."""
-    if os.path.isdir(path):
-        module.fail_json(msg=f"{path} is a directory: set path to the k0s configuration file inside it.")
-    if os.path.exists(path):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            module.fail_json(msg=f"Cannot read {path}: {to_native(exc)}.")
-        try:
-            return data.decode("utf-8"), False
-        except UnicodeDecodeError as exc:
-            module.fail_json(msg=f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): fix it by hand.")
-    directory = os.path.dirname(path) or "."
-    # In check mode a missing directory is what a run that first creates it would meet (the k0s_audit role does).
-    if not os.path.isdir(directory) and not module.check_mode:
-        module.fail_json(msg=f"The directory {directory} of {path} does not exist: create it first (the role does).")
-    if not k0s:
-        return MINIMAL_CLUSTER_CONFIG, True
-    rc, out, err = module.run_command([k0s, "config", "create"])
-    if rc != 0:
-        module.fail_json(msg=f"{k0s} config create failed (rc {rc}): {(err or out).strip()}", rc=rc)
-    return out, True
-
-
-def validate_content(module, validate, path, content):
-    """Run the validation command on a temporary copy of content; fail with its output if it refuses it."""
-    fd, tmp = tempfile.mkstemp(dir=module.tmpdir, prefix="k0s.yaml.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(to_bytes(content))
-    if validate:
-        rc, out, err = module.run_command(validate % tmp)
-        if rc != 0:
-            output = (err or out).strip()
-            module.fail_json(
-                msg=f"The validation command {validate!r} refused the new content of {path} (rc {rc}), "
-                f"so {path} was left untouched: {output}",
-                rc=rc,
-                stdout=out,
-                stderr=err,
-            )
-    return tmp
 
 
 def main():
@@ -261,80 +261,21 @@ def main():
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
 
-    params = module.params
-    path = os.path.realpath(params["path"]) if os.path.islink(params["path"]) else params["path"]
-    try:
-        set_args = normalize_extra_args(params["extra_args"])
-        remove_args = normalize_flag_names(params["remove_extra_args"], set_args)
-    except K0sConfigError as exc:
-        module.fail_json(msg=str(exc))
-
-    k0s = module.get_bin_path("k0s")
-    validate = params["validate"]
+    validate = module.params["validate"]
     if validate is None:
+        k0s = module.get_bin_path("k0s")
         validate = f"{k0s} config validate --config %s" if k0s else ""
     if validate and "%s" not in validate:
         module.fail_json(msg=f"validate must contain %s, where the temporary file goes: {validate!r}.")
 
-    text, created = read_current(module, path, k0s)
-    source = "the output of k0s config create" if created and k0s else path
-    try:
-        result = patch_k0s_config(text, set_args, remove_args, source=source)
-    except K0sConfigError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.warnings:
-        module.warn(warning)
-
-    changed = result.changed or created
-    content = result.text
-    backup_file = None
-    diff = {"before": "", "after": "", "before_header": path, "after_header": path}
-    if changed and module._diff:
-        diff["before"] = "" if created else mask_secrets(text)
-        diff["after"] = mask_secrets(content)
-
-    if changed:
-        tmp = validate_content(module, validate, path, content)
-        if not module.check_mode:
-            if params["backup"] and not created:
-                backup_file = module.backup_local(path)
-                os.chmod(backup_file, stat.S_IMODE(os.stat(path).st_mode))
-            # atomic_move gives a new file 0666 & ~umask; `mode`, if given, is applied just after
-            old_umask = os.umask(NEW_FILE_UMASK) if created else None
-            try:
-                module.atomic_move(tmp, path, unsafe_writes=params["unsafe_writes"])
-            finally:
-                if old_umask is not None:
-                    os.umask(old_umask)
-        if result.comments_dropped:
-            kept = f"the backup {backup_file} keeps them" if backup_file else "set backup: true to keep a copy"
-            module.warn(
-                f"ruamel.yaml cannot be imported on this host, so the comments in {path} were dropped when it was "
-                f"re-written ({kept}; install ruamel.yaml on the host to keep comments)."
-            )
-
-    attributes_diff = {}
-    if os.path.exists(path):
-        file_args = module.load_file_common_arguments(params, path=path)
-        changed = module.set_fs_attributes_if_different(file_args, changed, diff=attributes_diff)
-
-    output = dict(
-        changed=changed,
-        created=created,
-        extra_args=result.extra_args,
-        previous_extra_args={} if created else result.previous_extra_args,
-        kube_apiserver_user=result.kube_apiserver_user,
-        api_port=result.api_port,
+    run_edit(
+        module,
+        K0S_CONFIG,
+        "k0rdent.audit.k0s_config",
+        new_file=lambda: MINIMAL_CLUSTER_CONFIG,
+        validate=validate,
+        facts=lambda result: dict(kube_apiserver_user=result.kube_apiserver_user, api_port=result.api_port),
     )
-    if backup_file:
-        output["backup_file"] = backup_file
-    if module._diff:
-        if attributes_diff:
-            attributes_diff["before_header"] = attributes_diff["after_header"] = f"{path} (file attributes)"
-            output["diff"] = [diff, attributes_diff]
-        else:
-            output["diff"] = diff
-    module.exit_json(**output)
 
 
 if __name__ == "__main__":

@@ -87,9 +87,11 @@ def test_check_apply_idempotence_diff_mode_and_backup(tmp_path, playbook):
     output, applied = playbook("apply.yml", variables)
     assert applied["changed"] is True
     assert applied["extra_args"]["audit-log-maxage"] == "7"
-    assert applied["previous_extra_args"] == {
-        "etcd-servers-overrides": "/events#https://events:Ev3ntsPassw0rd@10.0.0.30:2379"
+    assert applied["previous_extra_args"] == {  # returned values are masked like the diff
+        "etcd-servers-overrides": "/events#https://events:********@10.0.0.30:2379"
     }
+    assert "Ev3ntsPassw0rd" not in json.dumps(applied) and SECRET not in json.dumps(applied)
+    assert applied["real_path"] == applied["path"] == str(path)
     info = path.stat()
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == before[1:]
     assert SECRET in path.read_text()

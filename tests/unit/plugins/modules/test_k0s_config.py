@@ -161,27 +161,69 @@ def test_missing_file_without_k0s_is_created_minimal_and_private(tmp_path, bindi
     assert decoded["spec"]["api"]["extraArgs"] == {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}
 
 
-def test_missing_file_with_k0s_starts_from_k0s_config_create_and_is_validated(tmp_path, install_k0s, run):
+def test_missing_file_with_k0s_is_created_minimal_never_from_k0s_config_create(tmp_path, install_k0s, run):
     log = install_k0s()
     path = tmp_path / "k0s.yaml"
 
     result = run(path=str(path), extra_args=AUDIT, mode="0640")
     assert result["created"] is True
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    decoded = k0s_standin.load_strict(path.read_text())
-    assert decoded["spec"]["installConfig"]["users"]["kubeAPIserverUser"] == "kube-apiserver"
+    text = path.read_text()
+    assert text.splitlines()[0] == k0s_config_core().CREATED_MARKER
+    decoded = k0s_standin.load_strict(text)
+    assert decoded == {
+        "apiVersion": "k0s.k0sproject.io/v1beta1",
+        "kind": "ClusterConfig",
+        "metadata": {"name": "k0s"},
+        "spec": {"api": {"extraArgs": {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}}},
+    }
+    assert "storage" not in text and "address" not in text
     calls = log.read_text().splitlines()
-    assert calls[0] == "config create"
-    assert calls[1].startswith("config validate --config ")
-    assert str(path) not in calls[1]  # a temporary copy is validated, not the file
+    assert [call.split(" --config ")[0] for call in calls] == ["config validate"]  # never `config create`
+    assert str(path) not in calls[0]  # a temporary copy is validated, not the file
 
 
-def test_failing_k0s_config_create_fails_with_its_stderr(tmp_path, install_k0s, run):
-    install_k0s("echo 'Error: cannot read node address' >&2; exit 3")
-    result = run(path=str(tmp_path / "k0s.yaml"), extra_args=AUDIT)
-    assert result["failed"] is True
-    assert "config create failed (rc 3): Error: cannot read node address" in result["msg"]
-    assert not (tmp_path / "k0s.yaml").exists()
+def test_missing_file_and_only_removals_creates_nothing(tmp_path, bindir, run):
+    path = tmp_path / "k0s.yaml"
+    for check in (True, False):
+        result = run(path=str(path), remove_extra_args=["audit-log-path"], check=check, diff=True)
+        assert (result["changed"], result["created"], result["removed"]) == (False, False, False)
+        assert result["extra_args"] == {}
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "bin", tmp_path / "module-tmp"]
+
+
+def test_created_skeleton_is_deleted_when_its_last_flag_goes(tmp_path, bindir, run):
+    path = tmp_path / "k0s.yaml"
+    run(path=str(path), extra_args=AUDIT)
+    created = path.read_bytes()
+
+    partly = run(path=str(path), remove_extra_args=["audit-log-path"])
+    assert partly["changed"] is True and partly["removed"] is False and path.exists()
+
+    checked = run(path=str(path), remove_extra_args=list(AUDIT), check=True, diff=True)
+    assert (checked["changed"], checked["removed"]) == (True, True)
+    assert checked["diff"]["after"] == "" and "audit-log-maxage" in checked["diff"]["before"]
+    assert path.exists()
+    removed = run(path=str(path), remove_extra_args=list(AUDIT), backup=True)
+    assert (removed["changed"], removed["removed"], removed["extra_args"]) == (True, True, {})
+    assert not path.exists()
+    assert Path(removed["backup_file"]).read_text().splitlines()[0] == k0s_config_core().CREATED_MARKER
+    again = run(path=str(path), remove_extra_args=list(AUDIT))
+    assert again["changed"] is False
+
+    # a key the operator added, or a file without the marker, is never deleted
+    path.write_bytes(created.replace(b"metadata:\n", b"metadata:\n  labels: {team: ops}\n"))
+    kept = run(path=str(path), remove_extra_args=list(AUDIT))
+    assert kept["removed"] is False and path.exists() and "labels" in path.read_text()
+    path.write_bytes(created.split(b"\n", 1)[1])
+    unmarked = run(path=str(path), remove_extra_args=list(AUDIT))
+    assert unmarked["removed"] is False and path.exists()
+    assert "extraArgs" not in path.read_text()
+
+
+def k0s_config_core():
+    """The module_utils the module itself imported (see test_without_ruamel_comments_are_dropped_with_a_warning)."""
+    return sys.modules[k0s_config.K0S_CONFIG.__class__.__module__]
 
 
 def test_default_validation_by_k0s_refuses_and_leaves_the_file_untouched(tmp_path, install_k0s, run):
@@ -261,7 +303,7 @@ def test_mode_and_content_changes_are_both_in_the_diff(tmp_path, bindir, run):
 def test_without_ruamel_comments_are_dropped_with_a_warning(tmp_path, bindir, run, monkeypatch):
     # Patch the module_utils the module itself imported: once a filter test has installed Ansible's collection
     # loader, that object can differ from the one this file imported at collection time.
-    monkeypatch.setattr(sys.modules[k0s_config.patch_k0s_config.__module__], "HAS_RUAMEL", False)
+    monkeypatch.setattr(k0s_config_core(), "HAS_RUAMEL", False)
     path = copy_fixture(tmp_path, "commented.yaml")
     result = run(path=str(path), extra_args=AUDIT, backup=True)
     assert "#" not in path.read_text()
