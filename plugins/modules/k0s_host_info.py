@@ -37,6 +37,13 @@ options:
     description:
       - The k0s config file to read instead of the one the controller's unit names.
     type: path
+  create_user:
+    description:
+      - Whether the caller creates O(user) when it is missing. When that account is C(kube-apiserver), the next
+        start of k0s runs kube-apiserver as it (not as root), so the checks judge the account that will exist,
+        by the C(other) and group-root bits.
+    type: bool
+    default: false
   write_dirs:
     description:
       - Directories the account kube-apiserver really runs as must be able to create files in (the audit log
@@ -222,7 +229,9 @@ apiserver:
       description: Its uid.
       type: int
     source:
-      description: V(process) (the live process), V(account) (the fixed account kube-apiserver exists) or V(root).
+      description: >-
+        V(process) (the live process), V(account) (the fixed account kube-apiserver exists), V(planned) (it does
+        not exist yet, but O(create_user) creates it) or V(root).
       type: str
     pid:
       description: The live process's pid, null when none runs.
@@ -652,6 +661,7 @@ def main():
         argument_spec={
             "user": {"type": "str"},
             "config_path": {"type": "path"},
+            "create_user": {"type": "bool", "default": False},
             "paths": {"type": "list", "elements": "path", "default": []},
             "write_dirs": {"type": "list", "elements": "path", "default": []},
             "disk_path": {"type": "path"},
@@ -669,7 +679,8 @@ def main():
     config = _config(params["config_path"] or controller["config_path"])
     user, _uid, _gids = _account(params["user"] or config["kube_apiserver_user"])
     live = _live_apiserver() if service["active"] else None
-    apiserver = _real_apiserver_account(live)
+    planned = params["create_user"] and user["name"] == APISERVER_USER and not user["exists"]
+    apiserver = _real_apiserver_account(live, planned)
     # k0s gives kube-apiserver group root and no supplementary groups (pkg/supervisor/detachattr_linux.go).
     real_gids = {0}
     module.exit_json(

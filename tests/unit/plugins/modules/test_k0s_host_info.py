@@ -146,9 +146,18 @@ def test_named_user_acl_entries_grant_access(tmp_path):
         os.getxattr = original
 
 
-def test_the_real_account_without_a_live_process():
-    found = k0s_host_info._real_apiserver_account(None)
-    assert found["source"] in ("account", "root") and found["pid"] is None
+def test_the_real_account_without_a_live_process(monkeypatch):
+    import pwd
+
+    def missing(name):
+        raise KeyError(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", missing)
+    assert k0s_host_info._real_apiserver_account(None)["source"] == "root"
+    assert k0s_host_info._real_apiserver_account(None)["uid"] == 0
+    # The role creates kube-apiserver before k0s starts again: then k0s runs the API server as that account.
+    planned = k0s_host_info._real_apiserver_account(None, planned=True)
+    assert (planned["user"], planned["uid"], planned["source"]) == ("kube-apiserver", None, "planned")
     live = {"pid": 7, "uid": 0, "started": 1.0, "audit_args": {"audit-log-path": "/var/log/k0s/audit.log"}}
     assert k0s_host_info._real_apiserver_account(live)["source"] == "process"
 
