@@ -622,22 +622,17 @@ def _live_apiserver(proc="/proc"):
     return None
 
 
-def _real_apiserver_account(live):
+def _real_apiserver_account(live, planned=False):
     if live is not None:
         return {"user": _name_of(pwd.getpwuid, live["uid"]), "uid": live["uid"], "source": "process", **live}
+    idle = {"pid": None, "started": None, "audit_args": {}}
     try:
         uid = pwd.getpwnam(APISERVER_USER).pw_uid
-        source = "account"
     except KeyError:
-        uid, source = 0, "root"
-    return {
-        "user": _name_of(pwd.getpwuid, uid),
-        "uid": uid,
-        "source": source,
-        "pid": None,
-        "started": None,
-        "audit_args": {},
-    }
+        if planned:  # created by the caller before k0s next starts: no uid yet, judged by its other bits
+            return {"user": APISERVER_USER, "uid": None, "source": "planned", **idle}
+        return {"user": "root", "uid": 0, "source": "root", **idle}
+    return {"user": APISERVER_USER, "uid": uid, "source": "account", **idle}
 
 
 def _policy(path, live):
