@@ -153,7 +153,7 @@ class Profile:
 
 K0S_CONFIG = Profile("k0s.yaml", API_VERSION, KIND, (), 0, "k0s ClusterConfig", "k0s config file")
 K0SCTL = Profile(
-    "k0sctl.yaml", K0SCTL_API_VERSION, K0SCTL_KIND, ("spec", "k0s", "config"), 3, "k0sctl Cluster", "k0sctl.yaml"
+    "k0sctl.yaml", K0SCTL_API_VERSION, K0SCTL_KIND, ("spec", "k0s", "config"), 4, "k0sctl Cluster", "k0sctl.yaml"
 )
 
 
@@ -698,7 +698,7 @@ def _rt_child(parent: Any, key: str) -> Any:
     return child
 
 
-def _rt_edit_api(api: Any, set_args: Mapping[str, str], remove_args: Iterable[str], drop_extra_args: bool) -> None:
+def _rt_edit_api(api: Any, set_args: Mapping[str, str], remove_args: Iterable[str], drop_extra_args: bool) -> Any:
     extra = _rt_child(api, "extraArgs")
     orphan = None  # comment lines that followed a deleted first entry
     for name in remove_args:
@@ -717,8 +717,11 @@ def _rt_edit_api(api: Any, set_args: Mapping[str, str], remove_args: Iterable[st
         orphan = _rt_delete(api, "extraArgs", orphan)
         if orphan is not None and len(api):
             _give_leading_lines(api, orphan)
+            orphan = None
     elif orphan is not None:
         _give_leading_lines(extra, orphan)
+        orphan = None
+    return orphan  # comment lines nothing is left to carry (the caller may prune api itself)
 
 
 def _ruamel(text: str) -> Any:
@@ -749,17 +752,32 @@ def _render_ruamel_document(
     yaml_rt.explicit_start = bool(_EXPLICIT_START.match(text))
     document = yaml_rt.load(text)
     chain = [document]
-    for key in profile.api_path:
+    missing = None
+    for depth, key in enumerate(profile.api_path):
+        if key not in chain[-1] and depth < len(profile.api_path) - 1:
+            missing = depth
+            break
         chain.append(_rt_child(chain[-1], key))
-    _rt_edit_api(chain[-1], set_args, remove_args, drop_extra_args)
+    if missing is not None:
+        # build the missing sections whole before attaching them, so that the comment lines after the entry they
+        # follow end up after the new flags, not between a new key and its content
+        top = node = CommentedMap()
+        for key in profile.api_path[missing + 1 :]:
+            node[key] = CommentedMap()
+            node = node[key]
+        _rt_edit_api(node, set_args, remove_args, drop_extra_args)
+        _rt_append(chain[-1], profile.api_path[missing], top)
+        return _dump(yaml_rt, document)
+    orphan = _rt_edit_api(chain[-1], set_args, remove_args, drop_extra_args)
     if drop_extra_args:
         for depth in range(profile.prune):
             parent, key = chain[-2 - depth], profile.api_path[-1 - depth]
             if len(parent[key]):
                 break
-            orphan = _rt_delete(parent, key)
+            orphan = _rt_delete(parent, key, orphan)
             if orphan is not None and len(parent):
                 _give_leading_lines(parent, orphan)
+                orphan = None
     return _dump(yaml_rt, document)
 
 
@@ -997,13 +1015,22 @@ def patch_extra_args(
             rendered = CREATED_MARKER + "\n" + rendered  # the marker says who made the file; keep it
     if crlf:
         rendered = rendered.replace("\n", "\r\n")
+    created_sections = [] if drop_extra_args else _missing_sections(document, profile)
+    if created_sections and profile is K0SCTL:
+        # phase/configure_k0s.go (Prepare): a non-empty spec.k0s.config is the whole base config; an absent one
+        # makes k0sctl start from the leader's existing k0s.yaml (or from `k0s config create`)
+        warnings.append(
+            f"{source} had no spec.k0s.config, so k0sctl built each k0s.yaml from the leader's existing one; now it "
+            "builds them from spec.k0s.config, which holds only these flags: copy any other settings of the "
+            "leader's /etc/k0s/k0s.yaml into spec.k0s.config before the next k0sctl apply."
+        )
     return PatchResult(
         changed=True,
         text=rendered,
         extra_args=new_extra,
         comments_dropped=comments_dropped,
         removes_file=profile is K0S_CONFIG and drop_extra_args and _is_created_skeleton(work, expected),
-        created_sections=[] if drop_extra_args else _missing_sections(document, profile),
+        created_sections=created_sections,
         **common,
     )
 
