@@ -76,7 +76,17 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "additional_build_files": [{"src": TARBALL, "dest": "collections"}],
     }
     (work / "execution-environment.yml").write_text(yaml.safe_dump(definition), encoding="utf-8")
-    _run(_tool("ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context", "--output-filename", "Containerfile", cwd=work)
+    _run(
+        _tool("ansible-builder"),
+        "create",
+        "-f",
+        "execution-environment.yml",
+        "-c",
+        "context",
+        "--output-filename",
+        "Containerfile",
+        cwd=work,
+    )
     return work
 
 
