@@ -1156,8 +1156,19 @@ def mask_args(args: Iterable[Any]) -> list[Any]:
     return result
 
 
-def _secret_nodes(root: Any) -> Iterable[Any]:
-    """Scalar nodes to hide. Each node is visited at most twice (open and secret), so aliases cost nothing."""
+_FLAG = re.compile(r"(?P<name>--?[A-Za-z0-9][A-Za-z0-9_.\-]*)(?P<equals>=?)")
+
+
+def _secret_flag(value: str) -> tuple[bool, bool]:
+    """(is ``--secret-flag...``, has ``=value``) for a command-line argument (rawArgs entries)."""
+    match = _FLAG.match(value)
+    if not match or not is_secret_key(match.group("name").lstrip("-")):
+        return False, False
+    return True, bool(match.group("equals"))
+
+
+def _secret_nodes(root: Any) -> Iterable[tuple[Any, str]]:
+    """Scalar nodes to hide, with their replacement text. A node is visited at most twice (open and secret)."""
     seen: set[tuple[int, bool]] = set()
     stack = [(root, False)]
     while stack:
@@ -1166,10 +1177,17 @@ def _secret_nodes(root: Any) -> Iterable[Any]:
             continue
         seen.add((id(node), secret))
         if isinstance(node, ScalarNode):
+            flag, with_value = _secret_flag(node.value)
             if secret or "-----BEGIN" in node.value:
-                yield node
+                yield node, f'"{MASK}"'
+            elif flag and with_value:
+                yield node, '"' + node.value.split("=", 1)[0] + "=" + MASK + '"'
         elif isinstance(node, SequenceNode):
-            stack.extend((item, secret) for item in node.value)
+            hide_next = False
+            for item in node.value:
+                stack.append((item, secret or hide_next))
+                flag, with_value = _secret_flag(item.value) if isinstance(item, ScalarNode) else (False, False)
+                hide_next = flag and not with_value
         elif isinstance(node, MappingNode):
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, ScalarNode) else ""
@@ -1192,10 +1210,11 @@ def mask_secrets(text: str) -> str:
         return "".join(mask_message(line) for line in text.splitlines(True))
     if root is not None:
         spans = sorted(
-            {(node.start_mark.index, node.end_mark.index, node.style) for node in _secret_nodes(root)}, reverse=True
+            {(node.start_mark.index, node.end_mark.index, node.style, new) for node, new in _secret_nodes(root)},
+            reverse=True,
         )
-    for start, end, style in spans:
+    for start, end, style, new in spans:
         original = text[start:end]
         tail = original[len(original.rstrip("\r\n")) :] if style in ("|", ">") else ""
-        text = text[:start] + '"' + MASK + '"' + tail + text[end:]
+        text = text[:start] + new + tail + text[end:]
     return _mask_string(text)

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,136 @@ def test_a_symlink_is_followed(tmp_path, bindir, run):
     assert (result["kube_apiserver_user"], result["api_port"]) == ("apiserver-k0s", 7443)
     assert link.is_symlink()
     assert "audit-log-path" in target.read_text()
+
+
+# ------------------------------------------------------------------------------------------------- file safety
+
+
+def test_a_fifo_a_device_and_a_big_file_are_refused_without_blocking(tmp_path, bindir, run):
+    fifo = tmp_path / "k0s.yaml"
+    os.mkfifo(fifo)
+    result = run(path=str(fifo), extra_args=AUDIT)  # would hang forever if the module opened it blocking
+    assert (
+        result["msg"] == f"{fifo} is a named pipe (FIFO), not a regular file: set path to the k0s configuration file."
+    )
+    assert run(path="/dev/null", extra_args=AUDIT, check=True)["msg"].startswith("/dev/null is a character device")
+
+    big = tmp_path / "big.yaml"
+    big.write_bytes((FIXTURES / "config-create.yaml").read_bytes() + b"#" * (1 << 20))
+    before = snapshot(big)
+    message = run(path=str(big), extra_args=AUDIT)["msg"]
+    assert message.startswith(f"{big} is {big.stat().st_size} bytes, more than the 1048576 bytes")
+    assert snapshot(big) == before
+
+
+def test_a_symlink_stays_a_link_and_a_dangling_one_is_refused(tmp_path, bindir, run):
+    target = copy_fixture(tmp_path, "custom-users.yaml")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    result = run(path=str(link), extra_args=AUDIT, backup=True)
+    assert (result["path"], result["real_path"]) == (str(link), str(target))
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert Path(result["backup_file"]).parent == target.parent
+
+    dangling = tmp_path / "dangling.yaml"
+    dangling.symlink_to(tmp_path / "gone.yaml")
+    assert run(path=str(dangling), extra_args=AUDIT)["msg"] == (
+        f"{dangling} is a symbolic link to {tmp_path / 'gone.yaml'}, which does not exist: "
+        "point the link at the file or set path to the file itself."
+    )
+    assert not (tmp_path / "gone.yaml").exists()
+
+
+def test_a_held_lock_makes_the_run_wait_and_then_fail_in_one_sentence(tmp_path, bindir, run, monkeypatch):
+    import fcntl
+
+    yaml_file = sys.modules[k0s_config.run_edit.__module__.replace("_config_edit", "_yaml_file")]
+    monkeypatch.setattr(yaml_file, "LOCK_TIMEOUT", 0.3)
+    path = copy_fixture(tmp_path, "config-create.yaml")
+    before = snapshot(path)
+    lock = path.parent / ".k0s.yaml.k0rdent-audit.lock"
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        result = run(path=str(path), extra_args=AUDIT)
+    assert result["msg"] == (
+        f"Another run of k0rdent.audit.k0s_config holds the lock {lock} on {path} and did not finish within "
+        "0.3 seconds: let it finish, then run again."
+    )
+    assert snapshot(path) == before
+    # check mode and a run that changes nothing never take the lock
+    assert run(path=str(path), extra_args=AUDIT, check=True)["changed"] is True
+
+
+def test_an_update_made_while_waiting_for_the_lock_is_not_lost(tmp_path, bindir, run):
+    import fcntl
+    import threading
+
+    path = copy_fixture(tmp_path, "config-create.yaml")
+    lock = path.parent / ".k0s.yaml.k0rdent-audit.lock"
+    handle = open(lock, "w")  # noqa: SIM115 - released by the thread
+    fcntl.flock(handle, fcntl.LOCK_EX)
+
+    def other_run():
+        time.sleep(0.3)  # the module has read the file and waits for the lock by now
+        path.write_text(path.read_text().replace("  api:\n", '  api:\n    extraArgs:\n      other-flag: "x"\n', 1))
+        os.unlink(lock)  # as exclusive_lock does: the file goes before the lock is released
+        handle.close()
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    result = run(path=str(path), extra_args=AUDIT)
+    thread.join()
+    assert result["changed"] is True
+    extra = k0s_standin.load_strict(path.read_text())["spec"]["api"]["extraArgs"]
+    assert extra == {"other-flag": "x", "audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}
+    assert not lock.exists()
+
+
+def test_the_backup_is_private_until_it_is_complete(tmp_path, bindir, run, monkeypatch):
+    path = copy_fixture(tmp_path, "kine-password.yaml", mode=0o644)
+    seen = []
+    real_link = os.link
+
+    def watching_link(source, destination, *args, **kwargs):
+        seen.append((stat.S_IMODE(os.stat(source).st_mode), Path(os.fsdecode(source)).read_bytes()))
+        return real_link(source, destination, *args, **kwargs)
+
+    real_chmod = os.chmod
+
+    def watching_chmod(target, mode, *args, **kwargs):
+        if ".k0rdent-audit.tmp" in os.fsdecode(target):
+            seen.append(
+                ("chmod", Path(os.fsdecode(target)).read_bytes() == (FIXTURES / "kine-password.yaml").read_bytes())
+            )
+        return real_chmod(target, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", watching_link)
+    monkeypatch.setattr(os, "chmod", watching_chmod)
+    result = run(path=str(path), extra_args=AUDIT, backup=True)
+    assert seen[0] == ("chmod", True)  # full content before the mode is opened up
+    assert seen[1] == (0o644, (FIXTURES / "kine-password.yaml").read_bytes())
+    assert stat.S_IMODE(Path(result["backup_file"]).stat().st_mode) == 0o644
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(["k0s.yaml", Path(result["backup_file"]).name])
+
+
+def test_returned_values_warnings_and_errors_never_show_a_secret(tmp_path, bindir, run):
+    path = copy_fixture(tmp_path, "kine-password.yaml")
+    text = path.read_text().replace(
+        "  api:\n    address: 10.0.0.20\n",
+        "  api:\n    address: 10.0.0.20\n    rawArgs:\n    - --audit-log-maxage=90\n"
+        "    - --oidc-client-secret=Raw5ecret\n",
+    )
+    path.write_text(text)
+    result = run(path=str(path), extra_args={"audit-webhook-config-file": "/etc/k0s/wh.yaml"}, diff=True)
+    assert result["raw_args"] == ["--audit-log-maxage=90", "--oidc-client-secret=********"]
+    assert result["audit_raw_args"] == ["--audit-log-maxage=90"]
+    dumped = json.dumps(result)
+    assert "Raw5ecret" not in dumped and "Ev3ntsPassw0rd" not in dumped and SECRET not in dumped
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n  storage:\n"
+        "    kine: {dataSource: 'mysql://u:Br0ken5ecret@db/k0s'\n"
+    )
+    failed = run(path=str(broken), extra_args=AUDIT)
+    assert failed["failed"] is True and "Br0ken5ecret" not in json.dumps(failed)
