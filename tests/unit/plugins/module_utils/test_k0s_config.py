@@ -502,3 +502,146 @@ def test_unusual_layouts_are_patched_correctly(text):
     decoded = k0s_standin.load_strict(result.text)
     assert {key: decoded["spec"]["api"]["extraArgs"][key] for key in AUDIT} == AUDIT_AS_STRINGS
     assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
+
+
+# ------------------------------------------------------------------------------ shapes that must be kept as they are
+
+SHAPES = ["crlf.yaml", "anchors.yaml", "flow-api.yaml", "tabs-in-comments.yaml", "secrets-everywhere.yaml"]
+
+
+def raw_fixture(name: str) -> str:
+    return (FIXTURES / name).read_bytes().decode("utf-8")  # read_text would turn CRLF into LF
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_other_shapes_are_kept_and_never_refused(name):
+    text = raw_fixture(name)
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert result.changed and result.engine == "ruamel" and result.warnings == [], result.warnings
+    decoded = k0s_standin.load_strict(result.text)
+    assert {key: decoded["spec"]["api"]["extraArgs"][key] for key in AUDIT} == AUDIT_AS_STRINGS
+    assert without_extra_args(result.text) == without_extra_args(text)
+    assert comment_lines(result.text) == comment_lines(text)
+    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
+    removed = patch_k0s_config(result.text, remove_extra_args=list(AUDIT), use_ruamel=True)
+    assert yaml.safe_load(removed.text) == yaml.safe_load(text)
+
+
+def test_crlf_line_breaks_stay_crlf():
+    text = raw_fixture("crlf.yaml")
+    assert text.count("\r\n") == text.count("\n")
+    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    assert result.text.count("\r\n") == result.text.count("\n") > text.count("\n")
+    assert patch_k0s_config(result.text, remove_extra_args=list(AUDIT), use_ruamel=True).text == text
+
+
+def test_anchors_aliases_and_tabs_outside_spec_api_stay_byte_for_byte():
+    for name in ("anchors.yaml", "tabs-in-comments.yaml"):
+        text = raw_fixture(name)
+        result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+        kept = [line for line in result.text.splitlines() if "audit-" not in line]
+        if "    extraArgs:" not in text.splitlines():
+            kept.remove("    extraArgs:")  # the one line the new flags bring besides themselves
+        assert kept == text.splitlines()
+    assert "values: *profile" in patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT).text
+
+
+def test_flow_style_api_is_patched_in_place():
+    result = patch_k0s_config(raw_fixture("flow-api.yaml"), AUDIT, use_ruamel=True)
+    assert "network: {provider: kuberouter}" in result.text
+    assert "# flow style" in result.text
+
+
+def test_when_no_ruamel_rendering_reads_back_pyyaml_rewrites_with_a_warning(monkeypatch):
+    monkeypatch.setattr(core, "_render_ruamel_api_block", lambda *_args: None)
+    monkeypatch.setattr(core, "_render_ruamel_document", lambda *_args: "apiVersion: wrong\n")
+    result = patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT, use_ruamel=True)
+    assert result.engine == "pyyaml"
+    assert result.warnings == ["ruamel.yaml did not reproduce it faithfully, so PyYAML re-wrote k0s.yaml."]
+    assert k0s_standin.load_strict(result.text)["spec"]["workerProfiles"][1]["values"] == {"maxPods": 110}
+
+
+# ----------------------------------------------------------------------------------------------- alias bombs
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ["apiVersion: k0s.k0sproject.io/v1beta1", "kind: ClusterConfig", "spec:", "  network:", '    a0: &a0 "lol"']
+    for level in range(1, levels + 1):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"    a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_billion_laughs_bomb_is_refused_quickly():
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(K0sConfigError, match=r"^k0s\.yaml contains excessive aliasing .*: k0s refuses such a file"):
+        patch_k0s_config(billion_laughs(), AUDIT)
+    with pytest.raises(K0sConfigError, match="excessive aliasing"):
+        mask_secrets_then_patch = patch_k0s_config  # the diff masking walks each node at most twice
+        assert mask_secrets(billion_laughs()).count("lol") == 1
+        mask_secrets_then_patch(billion_laughs(), {})
+    assert time.monotonic() - started < 2
+
+
+def test_moderate_aliasing_is_accepted_like_go_yaml_does():
+    assert core._allowed_alias_ratio(1000) == 0.99
+    assert core._allowed_alias_ratio(4_000_000) == pytest.approx(0.10)
+    assert core._allowed_alias_ratio(2_200_000) == pytest.approx(0.545)
+    patch_k0s_config(billion_laughs(levels=2), AUDIT)  # 100 expansions: far below go-yaml's bound
+    patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT)
+
+
+def test_an_anchor_that_contains_itself_is_refused():
+    text = "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n  network: &n {self: *n}\n"
+    with pytest.raises(K0sConfigError, match=r"anchor whose value contains an alias to itself \(line 4\)"):
+        patch_k0s_config(text, AUDIT)
+
+
+# --------------------------------------------------------------------------------------- secrets, everywhere
+
+EVERYWHERE = ("T0kenAsUser", "KeepA1ivedPass", "p@ss:w/o%rd", "H3lm@Pass", "Pr1vateKey", "Ap1T0ken", "C0mment@Pass")
+
+
+@ENGINES
+def test_every_secret_of_the_file_is_masked_in_the_diff(use_ruamel):
+    text = raw_fixture("secrets-everywhere.yaml")
+    after = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text
+    for masked in (mask_secrets(text), mask_secrets(after)):
+        assert not [secret for secret in EVERYWHERE if secret in masked], masked
+        assert f'authPass: "{MASK}"' in masked and f'password: "{MASK}"' in masked
+        assert "https://********@idp.example.internal" in masked  # a user-only URL hides the user
+        assert "service-account-key-file: /var/lib/k0s/pki/sa.pub" in masked  # a file name is no secret
+        assert "username: robot" in masked
+        yaml.safe_load(masked)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgres://u:p@ss@db/x", f"postgres://u:{MASK}@db/x"),
+        ("mysql://u:a:b/c%40d@tcp(db)/x", f"mysql://u:{MASK}@tcp(db)/x"),
+        ("https://tok3n@github.com/x", f"https://{MASK}@github.com/x"),
+        ("/a#http://u:p1@h1;http://v:p2@h2", f"/a#http://u:{MASK}@h1;http://v:{MASK}@h2"),
+        ("https://example.com/path", "https://example.com/path"),
+        ("password: hunter2, port: 6443", f"password: {MASK}, port: 6443"),
+        ("found 'token-auth-file' here", "found 'token-auth-file' here"),
+    ],
+)
+def test_mask_message_hides_url_credentials_whatever_the_password_holds(text, masked):
+    assert core.mask_message(text) == masked
+
+
+def test_mask_data_and_mask_args():
+    data = {"a": {"authPass": "x", "keyPath": "~/.ssh/k", "clientKeyFile": "/k"}, "l": ["-----BEGIN X-----\ny"]}
+    assert core.mask_data(data) == {"a": {"authPass": MASK, "keyPath": MASK, "clientKeyFile": "/k"}, "l": [MASK]}
+    args = ["--token=abc", "--client-secret", "def", "--audit-log-maxage=9", "--token-auth-file", "/f"]
+    assert core.mask_args(args) == [
+        f"--token={MASK}",
+        "--client-secret",
+        MASK,
+        "--audit-log-maxage=9",
+        "--token-auth-file",
+        "/f",
+    ]
