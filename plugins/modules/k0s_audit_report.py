@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# Copyright (c) k0rdent.audit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: k0s_audit_report
+short_description: What a k0s controller's own audit log says about volume, retention and policy rules
+version_added: 0.2.0
+author: k0rdent.audit maintainers (@k0rdent)
+description:
+  - Reads the live kube-apiserver audit log and the backups its log backend (lumberjack) left beside it, plain
+    and C(.gz), named C(audit-2026-11-30T10-00-00.000.log[.gz]) for C(audit.log), line by line (gzip streamed,
+    never a whole file in memory), and reports the time span the files cover, events and MiB per hour, and how
+    many hours C(maxsize * (maxbackup + 1)) MiB hold at that rate against C(maxage) days.
+  - The retention flags and the log path come from the running process named C(kube-apiserver)
+    (C(/proc/PID/cmdline), its C(--audit-log-*) flags); options are used for flags it does not show or when no
+    such process runs. RV(report.settings) says where each value came from.
+  - Each event is matched against the policy in effect (the file of the live C(--audit-policy-file) when it can
+    be read and parsed, else O(policy)) and counted under the deciding rule's name; the top rules, users, verbs
+    and resources by bytes are reported.
+  - With O(candidate_policy), reports what each logged event would become under it, the projected volume and
+    what would no longer be logged, per rule.
+  - Lines that are not audit events (a truncated last line, C(--audit-log-format=legacy) lines, anything else)
+    are skipped and counted, never fatal. Memory is bounded: only counters are kept, each with at most 2000 keys
+    (the rest are summed under C((other))).
+  - Reads only; never writes on the host.
+options:
+  log_path:
+    description: The audit log (C(--audit-log-path)) when the live process does not show one.
+    type: path
+    default: /var/log/k0s/audit.log
+  maxsize:
+    description: C(--audit-log-maxsize) in MiB when the live process does not show it.
+    type: int
+  maxbackup:
+    description: C(--audit-log-maxbackup) when the live process does not show it.
+    type: int
+  maxage:
+    description: C(--audit-log-maxage) in days when the live process does not show it.
+    type: int
+  compress:
+    description: C(--audit-log-compress) when the live process does not show it.
+    type: bool
+    default: false
+  use_live_flags:
+    description: Take the log path, retention flags and policy file from the running kube-apiserver.
+    type: bool
+    default: true
+  policy:
+    description:
+      - The policy in effect (an C(audit.k8s.io/v1) Policy), used when the live policy file cannot be read or
+        parsed, or O(use_live_flags=false). Required then.
+    type: dict
+  named_rules:
+    description:
+      - Rules with a C(name) key (the baseline and the inventory's additions, before merging). A rule of the
+        policy (or candidate) equal to one of them, apart from C(name), is reported under that name; others as
+        C(rules[INDEX]). Rules marked C(known_api_groups=true) also match with O(extra_api_groups) added.
+    type: list
+    elements: dict
+    default: []
+  extra_api_groups:
+    description: The API groups merged into the C(known_api_groups) rules (C(k0s_audit_extra_api_groups)).
+    type: list
+    elements: str
+    default: []
+  candidate_policy:
+    description: A policy to project the logged events onto; no projection when omitted.
+    type: dict
+  top:
+    description: How many rows each top list has.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - >-
+    Projected sizes. An event the candidate logs at the same level keeps its size. At a lower level its size is
+    the event's minus the bodies it would lose (C(requestObject) below Request, C(responseObject) below
+    RequestResponse). At a higher level the log holds no body: the size is the mean size of events logged at that
+    level for the same resource, verb and stage in these files; without such events it is the event's own size
+    times 1 + 1 for a request body (C(create), C(update), C(patch) at stage ResponseComplete) + 2 for a response
+    body (RequestResponse at ResponseComplete), a rough figure counted in RV(report.projection.estimated_events).
+  - Stages the policy in effect omits are not in the log and cannot be projected.
+  - Bytes are the events' own, uncompressed, which is what C(--audit-log-maxsize) counts (lumberjack counts the
+    bytes it writes, before compressing a backup).
+seealso:
+  - module: k0rdent.audit.k0s_host_info
+  - role: k0rdent.audit.k0s_audit
+"""
+
+EXAMPLES = r"""
+- name: Report the audit log of a controller with the k0rdent profile's retention as fallback
+  k0rdent.audit.k0s_audit_report:
+    maxsize: 100
+    maxbackup: 5
+    maxage: 7
+    policy: "{{ audit_policy }}"
+    candidate_policy: "{{ lookup('ansible.builtin.file', 'candidate.yaml') | from_yaml }}"
+  register: audit_report
+
+- name: Warn when the size limit decides how long logs are kept
+  ansible.builtin.debug:
+    msg: "{{ audit_report.report.retention.warning }}"
+  when: audit_report.report.retention.decided_by == 'size'
+"""
+
+RETURN = r"""
+report:
+  description: The figures of one host.
+  returned: success
+  type: dict
+  contains:
+    settings:
+      description: >-
+        C(log_path), C(maxsize), C(maxbackup), C(maxage), C(compress), C(policy_file) and, in C(sources), where
+        each came from (V(process) or V(option)); C(apiserver_pid) of the live process or V(null);
+        C(policy_source), V(file) or V(option).
+      type: dict
+    files:
+      description: Each file read, oldest first, with C(path), C(compressed), C(rotated_at), C(disk_bytes),
+        C(events), C(skipped) and C(damaged) (a gzip stream that ended early).
+      type: list
+      elements: dict
+    events:
+      description: Audit events read (one per stage of a request).
+      type: int
+    bytes:
+      description: Their bytes, newline included, uncompressed.
+      type: int
+    skipped:
+      description: Lines skipped, by kind (C(truncated), C(legacy), C(garbage), C(oversized)) and C(total).
+      type: dict
+    first_event:
+      description: The earliest C(stageTimestamp) (else C(requestReceivedTimestamp)), RFC 3339 UTC.
+      type: str
+    last_event:
+      description: The latest one.
+      type: str
+    span_seconds:
+      description: Seconds between them, the history the files hold now.
+      type: float
+    events_per_hour:
+      description: Events per hour over the span; V(null) for a span under one second.
+      type: float
+    mib_per_hour:
+      description: MiB per hour over the span; V(null) for a span under one second.
+      type: float
+    level_mismatches:
+      description: Events whose logged level is not the one the policy in effect gives (a policy changed since).
+      type: int
+    top_rules:
+      description: Rules of the policy in effect by bytes, C({rule, events, bytes}).
+      type: list
+      elements: dict
+    top_users:
+      description: Users by bytes, C({user, events, bytes}).
+      type: list
+      elements: dict
+    top_verbs:
+      description: Verbs by bytes, C({verb, events, bytes}).
+      type: list
+      elements: dict
+    top_resources:
+      description: Resources (C(group/resource[/subresource]), or C(url PATH)) by bytes.
+      type: list
+      elements: dict
+    hours:
+      description: Events and bytes per hour of C(stageTimestamp), C({hour, events, bytes}), oldest first.
+      type: list
+      elements: dict
+    retention:
+      description: >-
+        C(hours_held) (C(maxsize * (maxbackup + 1)) MiB at the observed rate), C(hours_held_after_rotation),
+        C(maxage_hours), C(decided_by) (V(size), V(maxage) or V(nothing)), C(warning) (empty unless the size limit
+        decides), C(keeps_maxage_with) (C(maxbackup_at_this_maxsize), C(maxsize_at_this_maxbackup)) and the flags.
+      type: dict
+    projection:
+      description: >-
+        With O(candidate_policy): C(events), C(bytes) and C(mib_per_hour) it would log, C(estimated_events),
+        C(dropped_events), C(dropped_bytes), C(by_rule) (candidate rules by projected bytes), C(dropped) (what
+        would no longer be logged, C({rule, dropped_by, events, bytes})), C(changes) (C({rule, candidate_rule,
+        from_level, to_level, events, projected_bytes})); else V(null).
+      type: dict
+    warnings:
+      description: Sentences about what could not be read.
+      type: list
+      elements: str
+lines:
+  description: The report as text lines, for the play output.
+  returned: success
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import (
+    LogReport,
+    ReportError,
+    find_log_files,
+    live_audit_flags,
+    render_table,
+    retention,
+    rule_names,
+)
+
+_FLAGS = (
+    ("log_path", "audit-log-path"),
+    ("maxsize", "audit-log-maxsize"),
+    ("maxbackup", "audit-log-maxbackup"),
+    ("maxage", "audit-log-maxage"),
+)
+
+
+def _read_policy(path):
+    """The live policy file parsed, or (None, why)."""
+    try:
+        import yaml
+    except ImportError:
+        return None, "PyYAML is not installed on the host, so %s was not read" % path
+    try:
+        with open(path, encoding="utf-8") as handle:
+            policy = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        return None, "%s could not be read: %s" % (path, exc)
+    if not isinstance(policy, dict) or not isinstance(policy.get("rules"), list):
+        return None, "%s is not an audit policy" % path
+    return policy, ""
+
+
+def _settings(module, params, warnings):
+    live = live_audit_flags() if params["use_live_flags"] else None
+    flags = live["flags"] if live else {}
+    settings = {"apiserver_pid": live["pid"] if live else None, "sources": {}}
+    for key, flag in _FLAGS:
+        if flag in flags:
+            value = flags[flag]
+            if key != "log_path":
+                try:
+                    value = int(value)
+                except ValueError:
+                    module.fail_json(
+                        msg="kube-apiserver (pid %d) has %s=%s, which is not a number." % (live["pid"], flag, value)
+                    )
+            settings[key], settings["sources"][key] = value, "process"
+        elif params[key] is None:
+            module.fail_json(
+                msg="%s: kube-apiserver's command line does not show --%s and the option is not set; set %s"
+                " (k0rdent.audit.report sets it from k0s_audit_log_%s or the profile)." % (key, flag, key, key)
+            )
+        else:
+            settings[key], settings["sources"][key] = params[key], "option"
+    if "audit-log-compress" in flags:
+        settings["compress"] = flags["audit-log-compress"].lower() in ("true", "1", "t")
+        settings["sources"]["compress"] = "process"
+    else:
+        settings["compress"], settings["sources"]["compress"] = params["compress"], "option"
+    settings["policy_file"] = flags.get("audit-policy-file")
+    if params["use_live_flags"] and live is None:
+        warnings.append("no running kube-apiserver process was found: the log path and retention are the options'")
+    return settings
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "log_path": {"type": "path", "default": "/var/log/k0s/audit.log"},
+            "maxsize": {"type": "int"},
+            "maxbackup": {"type": "int"},
+            "maxage": {"type": "int"},
+            "compress": {"type": "bool", "default": False},
+            "use_live_flags": {"type": "bool", "default": True},
+            "policy": {"type": "dict"},
+            "named_rules": {"type": "list", "elements": "dict", "default": []},
+            "extra_api_groups": {"type": "list", "elements": "str", "default": []},
+            "candidate_policy": {"type": "dict"},
+            "top": {"type": "int", "default": 10},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    for key in ("maxsize", "maxbackup", "maxage", "top"):
+        if params[key] is not None and params[key] < 0:
+            module.fail_json(msg="%s: must be 0 or more, not %d." % (key, params[key]))
+    warnings = []
+    settings = _settings(module, params, warnings)
+    policy, source = None, "option"
+    if settings["policy_file"]:
+        policy, why = _read_policy(settings["policy_file"])
+        if policy is None:
+            warnings.append(why + "; the policy option is used")
+        else:
+            source = "file"
+    if policy is None:
+        policy = params["policy"]
+        if not policy:
+            module.fail_json(
+                msg="policy: the live policy file could not be used and the option is not set; give the policy in"
+                " effect (k0rdent.audit.report builds it from the role's variables)."
+            )
+    settings["policy_source"] = source
+    candidate = params["candidate_policy"] or None
+    try:
+        names = rule_names(policy.get("rules") or [], params["named_rules"], params["extra_api_groups"])
+        candidate_names = (
+            rule_names(candidate.get("rules") or [], params["named_rules"], params["extra_api_groups"])
+            if candidate
+            else None
+        )
+        report = LogReport(policy, names, candidate, candidate_names)
+        log_path = settings["log_path"]
+        if log_path == "-":
+            warnings.append("the audit log goes to kube-apiserver's standard output (--audit-log-path=-): no files")
+            files = []
+        else:
+            files = find_log_files(log_path)
+            if not files:
+                warnings.append("%s does not exist yet and has no backups" % log_path)
+        report.read_files(files)
+    except ReportError as exc:
+        module.fail_json(msg=str(exc))
+    result = report.result(params["top"])
+    result["retention"] = retention(
+        (result["bytes"] / (result["span_seconds"] / 3600.0)) if result["mib_per_hour"] is not None else None,
+        settings["maxsize"],
+        settings["maxbackup"],
+        settings["maxage"],
+        settings["compress"],
+    )
+    for problem in result["file_problems"]:
+        warnings.append("a backup ended early (it is read up to there): " + problem)
+    if result["skipped"]["total"]:
+        warnings.append(
+            "%d lines were not audit events and were skipped (%s)"
+            % (
+                result["skipped"]["total"],
+                ", ".join(
+                    "%s %d" % (key, value) for key, value in result["skipped"].items() if key != "total" and value
+                ),
+            )
+        )
+    result["settings"] = settings
+    result["warnings"] = warnings
+    module.exit_json(changed=False, report=result, lines=render_table(os.uname()[1], result))
+
+
+if __name__ == "__main__":
+    main()

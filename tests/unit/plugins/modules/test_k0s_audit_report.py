@@ -1,0 +1,175 @@
+"""k0rdent.audit.k0s_audit_report: figures from the files, flags from the live process, one-sentence errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.k0rdent.audit.plugins.modules import k0s_audit_report
+
+POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "rules": [
+        {"level": "RequestResponse", "resources": [{"group": "", "resources": ["pods"]}]},
+        {"level": "Metadata"},
+    ],
+}
+NAMED = [dict(POLICY["rules"][0], name="pods-full"), dict(POLICY["rules"][1], name="default-metadata")]
+
+
+def _line(second: int, level: str = "Metadata", resource: str = "secrets") -> bytes:
+    event = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": level,
+        "auditID": f"a-{second}",
+        "stage": "ResponseComplete",
+        "requestURI": f"/api/v1/{resource}",
+        "verb": "list",
+        "user": {"username": "jane", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": resource, "apiVersion": "v1"},
+        "requestReceivedTimestamp": f"2026-11-30T10:00:{second:02d}.000000Z",
+        "stageTimestamp": f"2026-11-30T10:00:{second:02d}.500000Z",
+    }
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+
+@pytest.fixture
+def logs(tmp_path):
+    old = b"".join(_line(i) for i in range(10))
+    with gzip.open(tmp_path / "audit-2026-11-30T10-00-10.000.log.gz", "wb") as handle:
+        handle.write(old)
+    new = b"".join(_line(i, "RequestResponse", "pods") for i in range(10, 20)) + b"garbage\n"
+    (tmp_path / "audit.log").write_bytes(new)
+    return tmp_path, len(old) + len(new) - len(b"garbage\n")
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    def run_module(live=None, **args) -> dict:
+        monkeypatch.setattr(k0s_audit_report, "live_audit_flags", lambda: live)
+        with patch_module_args(args), pytest.raises(SystemExit):
+            k0s_audit_report.main()
+        return json.loads(capsys.readouterr().out)
+
+    return run_module
+
+
+def test_figures_from_the_files_with_options(run, logs):
+    directory, size = logs
+    out = run(
+        log_path=str(directory / "audit.log"),
+        maxsize=1,
+        maxbackup=3,
+        maxage=7,
+        policy=POLICY,
+        named_rules=NAMED,
+        use_live_flags=False,
+        _ansible_check_mode=True,
+    )
+    report = out["report"]
+    assert out["changed"] is False and "failed" not in out
+    assert (report["events"], report["bytes"], report["skipped"]["garbage"]) == (20, size, 1)
+    assert report["span_seconds"] == 19
+    assert {row["rule"] for row in report["top_rules"]} == {"pods-full", "default-metadata"}
+    assert report["settings"]["sources"] == {
+        "log_path": "option",
+        "maxsize": "option",
+        "maxbackup": "option",
+        "maxage": "option",
+        "compress": "option",
+    }
+    assert report["retention"]["decided_by"] == "size" and report["retention"]["warning"]
+    assert any("1 lines were not audit events" in warning for warning in report["warnings"])
+    assert out["lines"][0].endswith("(19.0 s)") and "20 events" in out["lines"][0]
+
+
+def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
+    directory, _size = logs
+    policy_file = tmp_path / "audit-policy.yaml"
+    # the live policy logs everything at Metadata: the pods events logged at RequestResponse are mismatches
+    policy_file.write_text(
+        yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
+    )
+    live = {
+        "pid": 77,
+        "flags": {
+            "audit-log-path": str(directory / "audit.log"),
+            "audit-log-maxsize": "200",
+            "audit-log-maxbackup": "10",
+            "audit-log-maxage": "30",
+            "audit-log-compress": "true",
+            "audit-policy-file": str(policy_file),
+        },
+    }
+    out = run(live=live, log_path="/nowhere/audit.log", maxsize=1, maxbackup=1, maxage=1, policy=POLICY)
+    settings = out["report"]["settings"]
+    assert (settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"]) == (200, 10, 30, True)
+    assert set(settings["sources"].values()) == {"process"}
+    assert (settings["apiserver_pid"], settings["policy_source"]) == (77, "file")
+    assert out["report"]["level_mismatches"] == 10
+    assert out["report"]["top_rules"] == [{"rule": "rules[0]", "events": 20, "bytes": out["report"]["bytes"]}]
+
+
+def test_an_unreadable_live_policy_falls_back_to_the_option_with_a_warning(run, logs, tmp_path):
+    directory, _size = logs
+    live = {"pid": 5, "flags": {"audit-policy-file": str(tmp_path / "missing.yaml")}}
+    out = run(live=live, log_path=str(directory / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY)
+    assert out["report"]["settings"]["policy_source"] == "option"
+    assert any("missing.yaml could not be read" in warning for warning in out["report"]["warnings"])
+    assert out["report"]["settings"]["sources"]["log_path"] == "option"
+
+
+def test_candidate_projection_is_returned(run, logs):
+    directory, _size = logs
+    candidate = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [POLICY["rules"][1]]}
+    out = run(
+        log_path=str(directory / "audit.log"),
+        maxsize=1,
+        maxbackup=3,
+        maxage=7,
+        policy=POLICY,
+        named_rules=NAMED,
+        candidate_policy=candidate,
+        use_live_flags=False,
+    )
+    projection = out["report"]["projection"]
+    assert projection["events"] == 20 and projection["dropped_events"] == 0
+    assert projection["by_rule"][0]["rule"] == "default-metadata"
+    assert projection["bytes"] < out["report"]["bytes"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"maxbackup": 3, "maxage": 7}, "maxsize: kube-apiserver's command line does not show --audit-log-maxsize"),
+        ({"maxsize": -1, "maxbackup": 3, "maxage": 7}, "maxsize: must be 0 or more, not -1."),
+        ({"maxsize": 1, "maxbackup": 3, "maxage": 7, "policy": None}, "policy: the live policy file could not be used"),
+        (
+            {
+                "maxsize": 1,
+                "maxbackup": 3,
+                "maxage": 7,
+                "policy": {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": []},
+            },
+            "policy: The audit policy is not valid",
+        ),
+    ],
+)
+def test_bad_input_is_one_sentence(run, logs, args, message):
+    directory, _size = logs
+    args = {"policy": POLICY, **args}
+    out = run(log_path=str(directory / "audit.log"), use_live_flags=False, **args)
+    assert out["failed"] is True and out["msg"].startswith(message), out["msg"]
+
+
+def test_a_missing_log_is_a_warning_not_a_failure(run, tmp_path):
+    out = run(
+        log_path=str(tmp_path / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY, use_live_flags=False
+    )
+    assert out["report"]["events"] == 0 and "does not exist yet" in out["report"]["warnings"][0]
