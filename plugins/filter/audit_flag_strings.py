@@ -9,7 +9,7 @@ short_description: kube-apiserver flags spelled as k0s.yaml and the API server's
 version_added: 0.2.0
 author: k0rdent.audit maintainers (@k0rdent)
 description:
-  - Turns every value of a mapping of flags into the string kube-apiserver receives (C(--KEY=VALUE)): numbers as
+  - Turns every value of a mapping of flags into the string kube-apiserver receives (C(--KEY=VALUE)). Numbers as
     digits, booleans in Go's lower case (V(true), V(false)), strings as they are.
   - This is what C(spec.api.extraArgs) must hold (k0s decodes it as C(map[string]string)), what the
     M(k0rdent.audit.k0s_config) module writes, and what a running API server shows on its command line, so the
@@ -22,6 +22,13 @@ options:
 seealso:
   - plugin: k0rdent.audit.audit_flag_errors
     plugin_type: filter
+    description: Checks the flags before they are turned into strings.
+  - module: k0rdent.audit.k0s_config
+    description: Writes these strings into C(spec.api.extraArgs) of k0s.yaml.
+  - module: k0rdent.audit.k0sctl_config
+    description: Writes them into C(spec.k0s.config.spec.api.extraArgs) of k0sctl.yaml.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that compares them with the live API server's command line.
 """
 
 EXAMPLES = r"""

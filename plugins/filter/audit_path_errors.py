@@ -33,6 +33,14 @@ options:
     description: The k0s data directory (C(--data-dir)).
     type: str
     default: /var/lib/k0s
+seealso:
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role whose preflight refuses these paths before any change.
+  - module: k0rdent.audit.k0s_host_info
+    description: Checks that the API server's account can traverse every parent of these paths.
+  - plugin: k0rdent.audit.audit_flag_errors
+    plugin_type: filter
+    description: Checks the audit flags that carry these paths.
 """
 
 EXAMPLES = r"""
@@ -43,7 +51,16 @@ EXAMPLES = r"""
   vars:
     _errors: >-
       {{ '/etc/k0s/audit-policy.yaml' | k0rdent.audit.audit_path_errors('/var/log/audit.log', '/etc/k0s/k0s.yaml') }}
-    # ['k0s_audit_log_path is /var/log/audit.log, whose directory /var/log is a system directory ...']
+    # ["k0s_audit_log_path is /var/log/audit.log, whose directory /var/log is a system directory that the role
+    #   would make owned by the API server's account with mode 0750: put the log in a directory of its own,
+    #   such as /var/log/k0s/audit.log"]
+
+- name: The role's defaults pass
+  ansible.builtin.debug:
+    msg: "{{ '/etc/k0s/audit-policy.yaml' | k0rdent.audit.audit_path_errors(log, '/etc/k0s/k0s.yaml') }}"
+    # []
+  vars:
+    log: /var/log/k0s/audit.log
 """
 
 RETURN = r"""

@@ -54,7 +54,11 @@ notes:
   - In check mode it reports what it sees at once, without waiting.
 seealso:
   - module: k0rdent.audit.k0s_host_info
-  - role: k0rdent.audit.k0s_audit
+    description: Reads the unit, the API server port and the audit log path before the restart.
+  - module: k0rdent.audit.k0s_config
+    description: Writes the audit flags whose effect this module waits for.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that restarts the controller, waits with this module and rolls back when it is not ready.
 """
 
 EXAMPLES = r"""
@@ -64,11 +68,13 @@ EXAMPLES = r"""
     log_path: /var/log/k0s/audit.log
     log_before: "{{ log_before.stat }}"
   register: ready
+  # ready.ready: true, ready.reason: "", ready.state: "active", ready.journal: [], ready.waited: 12.4
 
 - name: Stop with the controller's own error
   ansible.builtin.fail:
     msg: "{{ ready.reason }}: {{ ready.journal | join(' / ') }}"
   when: not ready.ready
+  # "k0scontroller failed after the restart: ... Error: ... audit-policy-file ..." from the controller's journal
 """
 
 RETURN = r"""

@@ -18,9 +18,9 @@ description:
     traverse every parent of the audit policy file and of the audit log directory, or it does not start.
   - The free space of the file system that will hold the audit log.
   - Whether the k0s controller's systemd unit exists and is active.
-  - How the controller is installed: the C(ExecStart) of its systemd unit names the k0s config file it reads
+  - How the controller is installed. The C(ExecStart) of its systemd unit names the k0s config file it reads
     (C(--config)/C(-c), default C(/etc/k0s/k0s.yaml)), C(--single), C(--enable-dynamic-config) and C(--data-dir).
-  - That config file: whether it exists, whether k0sctl generated it (its first line is
+  - About that config file, whether it exists, whether k0sctl generated it (its first line is
     C(# generated-by-k0sctl)), its C(spec.api.port) and C(spec.installConfig.users.kubeAPIserverUser).
   - The account kube-apiserver really runs as. k0s runs it as the fixed account C(kube-apiserver) when that exists,
     else as root, with group root and no supplementary groups, whatever C(kubeAPIserverUser) says (k0s issue 4265);
@@ -29,7 +29,7 @@ description:
 options:
   user:
     description:
-      - The account named as kube-apiserver's user, which owns the audit log directory. Default: the config
+      - The account named as kube-apiserver's user, which owns the audit log directory. By default the config
         file's C(spec.installConfig.users.kubeAPIserverUser), else C(kube-apiserver).
       - When it does not exist yet, its checks use the permissions a new system account would have (C(other) bits).
     type: str
@@ -94,6 +94,18 @@ attributes:
     platforms: posix
 notes:
   - The module reads only. It is safe in check mode and returns the same facts there.
+  - The role runs it in its preflight, on every host of the playbooks C(k0rdent.audit.enable),
+    C(k0rdent.audit.disable) and C(k0rdent.audit.k0sctl).
+seealso:
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that runs this module in its preflight and judges its facts.
+  - module: k0rdent.audit.k0s_config
+    description: Patches the config file this module reads, C(controller.config_path).
+  - module: k0rdent.audit.k0s_controller_ready
+    description: Waits for the controller after the role restarts it.
+  - plugin: k0rdent.audit.audit_path_errors
+    plugin_type: filter
+    description: Judges the policy and log paths whose parents this module checks.
 """
 
 EXAMPLES = r"""
@@ -109,6 +121,16 @@ EXAMPLES = r"""
 - name: Show the directories kube-apiserver cannot enter
   ansible.builtin.debug:
     msg: "{{ host_info.untraversable | map(attribute='path') | list }}"
+    # ["/etc/k0s"] when /etc/k0s is root:root 0750 and kube-apiserver is not root
+
+- name: Read the config file the controller's unit names
+  k0rdent.audit.k0s_host_info:
+  register: host_info
+
+- name: Show where k0s reads its configuration
+  ansible.builtin.debug:
+    msg: "{{ host_info.controller.config_path }} (k0sctl: {{ host_info.config.k0sctl_generated }})"
+    # "/etc/k0s/k0s.yaml (k0sctl: False)" for `k0s install controller` without --config
 """
 
 RETURN = r"""
