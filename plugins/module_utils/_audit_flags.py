@@ -1,66 +1,404 @@
 # Copyright (c) k0rdent.audit contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The kube-apiserver ``--audit-*`` flags: which exist, what values they take, how k0s.yaml spells them.
+"""The kube-apiserver ``--audit-*`` flags: which exist, how kube-apiserver parses and validates their values.
 
 A misspelled flag in ``spec.api.extraArgs`` is passed to kube-apiserver as it is and stops it ("unknown flag"), and
-a value of the wrong type does the same. This module is the one place that knows the flags, so the role can refuse
-both before anything is written to a host.
+so does a value it cannot parse or that its option validation refuses. This module is the one place in the
+collection that knows the flags (``AUDIT_FLAGS``), so the role can refuse all of that before anything is written to
+a host, and warn about what kube-apiserver accepts but ignores or has deprecated.
+
+Upstream sources modelled (k8s.io/apiserver v0.36.3 unless said otherwise):
+
+- the flags, their types and defaults: ``pkg/server/options/audit.go`` (``NewAuditOptions``, the ``AddFlags``
+  methods of ``AuditOptions``, ``AuditLogOptions``, ``AuditWebhookOptions``, ``AuditBatchOptions``,
+  ``AuditTruncateOptions``);
+- what is refused after parsing: ``pkg/server/options/audit.go`` (``Validate`` of those types,
+  ``validateBackendBatchOptions``, ``validateGroupVersionString``, and ``ApplyTo``, which parses the webhook
+  version even when the webhook backend is off);
+- the value syntax: github.com/spf13/pflag ``int.go``/``int64.go`` (``strconv.ParseInt(s, 0, 64)``),
+  ``bool.go`` (``strconv.ParseBool``), ``duration.go`` (``time.ParseDuration``), ``float32.go``
+  (``strconv.ParseFloat(s, 32)``); Go's ``strconv/atoi.go``, ``strconv/atof.go``, ``time/format.go``. No value
+  is trimmed: ``" 5"`` is refused;
+- flag names: kube-apiserver's flag set uses ``WordSepNormalizeFunc`` (k8s.io/component-base ``cli/flag/flags.go``),
+  which reads ``_`` as ``-``; names are otherwise case-sensitive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import re
-from typing import Any, Dict, List, Mapping, Optional
+import json
+import math
+import struct
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-__all__ = ["AUDIT_FLAGS", "audit_flag_errors", "flag_value_to_string"]
+__all__ = [
+    "AUDIT_FLAGS",
+    "AuditFlag",
+    "audit_flag_errors",
+    "audit_flag_problems",
+    "audit_flag_warnings",
+    "flag_value_to_string",
+    "normalize_flag_name",
+    "parse_go_bool",
+    "parse_go_duration",
+    "parse_go_float32",
+    "parse_go_int",
+]
 
-_INT = "non-negative integer"
-_FLOAT = "non-negative number"
-_BOOL = "boolean"
-_DURATION = "duration"
-_PATH = "path"
 
-# Flag name -> value kind, or the tuple of allowed values. From kube-apiserver's
-# k8s.io/apiserver/pkg/server/options/audit.go (log, webhook and policy options).
-AUDIT_FLAGS: Dict[str, Any] = {
-    "audit-policy-file": _PATH,
-    "audit-log-path": _PATH,
-    "audit-log-maxage": _INT,
-    "audit-log-maxbackup": _INT,
-    "audit-log-maxsize": _INT,
-    "audit-log-format": ("json", "legacy"),
-    "audit-log-compress": _BOOL,
-    "audit-log-mode": ("batch", "blocking", "blocking-strict"),
-    "audit-log-version": ("audit.k8s.io/v1",),
-    "audit-log-batch-buffer-size": _INT,
-    "audit-log-batch-max-size": _INT,
-    "audit-log-batch-max-wait": _DURATION,
-    "audit-log-batch-throttle-enable": _BOOL,
-    "audit-log-batch-throttle-qps": _FLOAT,
-    "audit-log-batch-throttle-burst": _INT,
-    "audit-log-truncate-enabled": _BOOL,
-    "audit-log-truncate-max-batch-size": _INT,
-    "audit-log-truncate-max-event-size": _INT,
-    "audit-webhook-config-file": _PATH,
-    "audit-webhook-initial-backoff": _DURATION,
-    "audit-webhook-mode": ("batch", "blocking", "blocking-strict"),
-    "audit-webhook-version": ("audit.k8s.io/v1",),
-    "audit-webhook-batch-buffer-size": _INT,
-    "audit-webhook-batch-max-size": _INT,
-    "audit-webhook-batch-max-wait": _DURATION,
-    "audit-webhook-batch-throttle-enable": _BOOL,
-    "audit-webhook-batch-throttle-qps": _FLOAT,
-    "audit-webhook-batch-throttle-burst": _INT,
-    "audit-webhook-truncate-enabled": _BOOL,
-    "audit-webhook-truncate-max-batch-size": _INT,
-    "audit-webhook-truncate-max-event-size": _INT,
+class AuditFlag(NamedTuple):
+    """One flag as ``NewAuditOptions().AddFlags`` registers it."""
+
+    name: str
+    # The pflag type: string, int (IntVar), int64 (Int64Var), bool, duration, float32.
+    kind: str
+    # pflag's DefValue, as ``kube-apiserver --help`` prints it.
+    default: str
+    # policy, log or webhook: the backend whose options the flag sets.
+    backend: str
+    # For string flags audit.go's Validate restricts: the values it accepts (only while the backend is on).
+    choices: Tuple[str, ...] = ()
+    # pflag's MarkDeprecated message: kube-apiserver still accepts the flag and prints this warning.
+    deprecated: str = ""
+
+
+# audit.go AllowedModes; plugin/pkg/audit/log/backend.go AllowedFormats; audit.go knownGroupVersions.
+_MODES = ("batch", "blocking", "blocking-strict")
+_FORMATS = ("legacy", "json")
+_VERSIONS = ("audit.k8s.io/v1",)
+
+
+def _backend_flags(plugin: str, mode: str, batch: Tuple[str, str, str, str, str, str]) -> List[AuditFlag]:
+    """AuditBatchOptions.AddFlags and AuditTruncateOptions.AddFlags of audit.go for one backend."""
+    buffer_size, max_size, max_wait, throttle, qps, burst = batch
+    prefix = "audit-%s-" % plugin
+    return [
+        AuditFlag(prefix + "mode", "string", mode, plugin, _MODES),
+        AuditFlag(prefix + "batch-buffer-size", "int", buffer_size, plugin),
+        AuditFlag(prefix + "batch-max-size", "int", max_size, plugin),
+        AuditFlag(prefix + "batch-max-wait", "duration", max_wait, plugin),
+        AuditFlag(prefix + "batch-throttle-enable", "bool", throttle, plugin),
+        AuditFlag(prefix + "batch-throttle-qps", "float32", qps, plugin),
+        AuditFlag(prefix + "batch-throttle-burst", "int", burst, plugin),
+        AuditFlag(prefix + "truncate-enabled", "bool", "false", plugin),
+        # NewAuditTruncateOptions: 10 MiB batches, 100 KiB events.
+        AuditFlag(prefix + "truncate-max-batch-size", "int64", "10485760", plugin),
+        AuditFlag(prefix + "truncate-max-event-size", "int64", "102400", plugin),
+    ]
+
+
+# Flag name -> AuditFlag: exactly the flags NewAuditOptions().AddFlags registers (audit.go, v0.36.3), with the
+# defaults of NewAuditOptions (the log retention defaults 366 days / 100 files / 100 MB are new in 1.36).
+AUDIT_FLAGS: Dict[str, AuditFlag] = {
+    flag.name: flag
+    for flag in [
+        AuditFlag("audit-policy-file", "string", "", "policy"),
+        # AuditLogOptions.AddFlags
+        AuditFlag("audit-log-path", "string", "", "log"),
+        AuditFlag("audit-log-maxage", "int", "366", "log"),
+        AuditFlag("audit-log-maxbackup", "int", "100", "log"),
+        AuditFlag("audit-log-maxsize", "int", "100", "log"),
+        AuditFlag("audit-log-format", "string", "json", "log", _FORMATS),
+        AuditFlag("audit-log-version", "string", "audit.k8s.io/v1", "log", _VERSIONS),
+        AuditFlag("audit-log-compress", "bool", "false", "log"),
+        # defaultLogBatchConfig: 10000 events, batches of 1, no throttling; mode blocking.
+        *_backend_flags("log", "blocking", ("10000", "1", "0s", "false", "0", "0")),
+        # AuditWebhookOptions.AddFlags; pluginwebhook.DefaultInitialBackoffDelay is 10s.
+        AuditFlag("audit-webhook-config-file", "string", "", "webhook"),
+        AuditFlag("audit-webhook-initial-backoff", "duration", "10s", "webhook"),
+        AuditFlag(
+            "audit-webhook-batch-initial-backoff",
+            "duration",
+            "10s",
+            "webhook",
+            deprecated="Deprecated, use --audit-webhook-initial-backoff instead.",
+        ),
+        AuditFlag("audit-webhook-version", "string", "audit.k8s.io/v1", "webhook", _VERSIONS),
+        # defaultWebhookBatchConfig: 10000 events, batches of 400, 30s, throttled at 10 QPS, burst 15; mode batch.
+        *_backend_flags("webhook", "batch", ("10000", "400", "30s", "true", "10", "15")),
+    ]
 }
 
-# Go's time.ParseDuration: a sequence of decimal numbers with units, e.g. "300ms", "1h30m", "2.5s".
-_DURATION_RE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$|^0$")
-_TRUE_WORDS = ("true", "1", "t")
-_FALSE_WORDS = ("false", "0", "f")
+# What a deprecated flag's pflag message (MarkDeprecated in audit.go) points at.
+_REPLACEMENTS = {"audit-webhook-batch-initial-backoff": "audit-webhook-initial-backoff"}
+# The flag that turns each backend on (audit.go AuditLogOptions.enabled / AuditWebhookOptions.enabled).
+_SWITCH = {"log": "audit-log-path", "webhook": "audit-webhook-config-file"}
+# String flags holding a path: an empty value reads as "not set" in kube-apiserver; this collection refuses it
+# (our rule, not kube-apiserver's), since it silently turns the policy or a backend off.
+_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
+
+# ------------------------------------------------------------------------------------------- Go value syntax
+
+_INT64_LIMIT = 1 << 63
+_UINT64_LIMIT = 1 << 64
+
+
+def _underscore_ok(text: str) -> bool:
+    """Go strconv underscoreOK (atoi.go): '_' only between digits, or between a base prefix and a digit."""
+    saw = "^"
+    i = 0
+    if text[:1] in ("+", "-"):
+        text = text[1:]
+    hexadecimal = False
+    if len(text) >= 2 and text[0] == "0" and text[1].lower() in "box":
+        i = 2
+        saw = "0"
+        hexadecimal = text[1].lower() == "x"
+    for char in text[i:]:
+        if "0" <= char <= "9" or (hexadecimal and "a" <= char.lower() <= "f"):
+            saw = "0"
+            continue
+        if char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+            continue
+        if saw == "_":
+            return False
+        saw = "!"
+    return saw != "_"
+
+
+def _digit(char: str) -> int:
+    if "0" <= char <= "9":
+        return ord(char) - ord("0")
+    if "a" <= char.lower() <= "z":
+        return ord(char.lower()) - ord("a") + 10
+    return 99
+
+
+def parse_go_int(text: str) -> Tuple[Optional[int], str]:
+    """``strconv.ParseInt(text, 0, 64)`` (Go strconv/atoi.go): (value, "") or (None, "syntax" | "range")."""
+    body = text
+    negative = False
+    if body[:1] in ("+", "-"):
+        negative = body[0] == "-"
+        body = body[1:]
+    if not body:
+        return None, "syntax"
+    # ParseUint with base 0: 0b, 0o, 0x prefixes (only with a digit after them), a leading 0 means octal.
+    base = 10
+    if body[0] == "0":
+        if len(body) >= 3 and body[1].lower() in "box":
+            base = {"b": 2, "o": 8, "x": 16}[body[1].lower()]
+            body = body[2:]
+        else:
+            base = 8
+            body = body[1:]
+    value = 0
+    underscores = False
+    for char in body:
+        if char == "_":
+            underscores = True
+            continue
+        digit = _digit(char)
+        if digit >= base:
+            return None, "syntax"
+        value = value * base + digit
+        if value >= _UINT64_LIMIT:
+            return None, "range"
+    if underscores and not _underscore_ok(text):
+        return None, "syntax"
+    if value > _INT64_LIMIT or (value == _INT64_LIMIT and not negative):
+        return None, "range"
+    return (-value if negative else value), ""
+
+
+# strconv.ParseBool (Go strconv/atob.go).
+_GO_BOOLS = {
+    **{word: True for word in ("1", "t", "T", "TRUE", "true", "True")},
+    **{word: False for word in ("0", "f", "F", "FALSE", "false", "False")},
+}
+
+
+def parse_go_bool(text: str) -> Tuple[Optional[bool], str]:
+    """``strconv.ParseBool``: (value, "") or (None, "syntax")."""
+    if text in _GO_BOOLS:
+        return _GO_BOOLS[text], ""
+    return None, "syntax"
+
+
+# time.ParseDuration's units (Go time/format.go unitMap), in nanoseconds; both micro signs are accepted.
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1000,
+    "\u00b5s": 1000,
+    "\u03bcs": 1000,
+    "ms": 1000**2,
+    "s": 1000**3,
+    "m": 60 * 1000**3,
+    "h": 3600 * 1000**3,
+}
+
+
+def parse_go_duration(text: str) -> Tuple[Optional[int], str]:
+    """``time.ParseDuration`` (Go time/format.go): (nanoseconds, "") or (None, reason in Go's words).
+
+    Grammar ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+``, or a plain ``0``; each number needs digits before or after the
+    point and a unit; the total must fit in an int64 of nanoseconds.
+    """
+    rest = text
+    negative = False
+    if rest[:1] in ("+", "-"):
+        negative = rest[0] == "-"
+        rest = rest[1:]
+    if rest == "0":
+        return 0, ""
+    if not rest:
+        return None, "invalid duration"
+    total = 0
+    while rest:
+        if not (rest[0] == "." or "0" <= rest[0] <= "9"):
+            return None, "invalid duration"
+        # leadingInt: digits, overflow above 1<<63.
+        i = 0
+        whole = 0
+        while i < len(rest) and "0" <= rest[i] <= "9":
+            whole = whole * 10 + ord(rest[i]) - ord("0")
+            if whole > _INT64_LIMIT:
+                return None, "invalid duration"
+            i += 1
+        before_point = i > 0
+        rest = rest[i:]
+        fraction, scale, after_point = 0, 1.0, False
+        if rest[:1] == ".":
+            rest = rest[1:]
+            # leadingFraction: digits past what fits are consumed and ignored.
+            i = 0
+            overflow = False
+            while i < len(rest) and "0" <= rest[i] <= "9":
+                if not overflow:
+                    bigger = fraction * 10 + ord(rest[i]) - ord("0")
+                    if fraction > (_INT64_LIMIT - 1) // 10 or bigger > _INT64_LIMIT:
+                        overflow = True
+                    else:
+                        fraction = bigger
+                        scale *= 10
+                i += 1
+            after_point = i > 0
+            rest = rest[i:]
+        if not before_point and not after_point:
+            return None, "invalid duration"
+        i = 0
+        while i < len(rest) and not (rest[i] == "." or "0" <= rest[i] <= "9"):
+            i += 1
+        if i == 0:
+            return None, "missing unit in duration"
+        unit, rest = rest[:i], rest[i:]
+        if unit not in _DURATION_UNITS:
+            return None, 'unknown unit "%s" in duration' % unit
+        factor = _DURATION_UNITS[unit]
+        if whole > _INT64_LIMIT // factor:
+            return None, "invalid duration"
+        whole *= factor
+        if fraction > 0:
+            # Go adds uint64(float64(f) * (float64(unit) / scale)): float64 arithmetic, truncated.
+            whole += int(float(fraction) * (float(factor) / scale))
+            if whole > _INT64_LIMIT:
+                return None, "invalid duration"
+        total += whole
+        if total > _INT64_LIMIT:
+            return None, "invalid duration"
+    if negative:
+        return -total, ""
+    if total > _INT64_LIMIT - 1:
+        return None, "invalid duration"
+    return total, ""
+
+
+def _float_syntax_ok(text: str) -> Tuple[bool, bool]:
+    """Go strconv readFloat (atof.go) on the whole text: (well formed, hexadecimal)."""
+    i = 0
+    if text[:1] in ("+", "-"):
+        i = 1
+    hexadecimal = False
+    if i + 2 < len(text) and text[i] == "0" and text[i + 1].lower() == "x":
+        hexadecimal = True
+        i += 2
+    exponent_char = "p" if hexadecimal else "e"
+    underscores = saw_dot = saw_digits = False
+    while i < len(text):
+        char = text[i]
+        if char == "_":
+            underscores = True
+        elif char == ".":
+            if saw_dot:
+                break
+            saw_dot = True
+        elif "0" <= char <= "9" or (hexadecimal and "a" <= char.lower() <= "f"):
+            saw_digits = True
+        else:
+            break
+        i += 1
+    if not saw_digits:
+        return False, hexadecimal
+    if i < len(text) and text[i].lower() == exponent_char:
+        i += 1
+        if i < len(text) and text[i] in "+-":
+            i += 1
+        if i >= len(text) or not "0" <= text[i] <= "9":
+            return False, hexadecimal
+        while i < len(text) and ("0" <= text[i] <= "9" or text[i] == "_"):
+            underscores = underscores or text[i] == "_"
+            i += 1
+    elif hexadecimal:
+        # A hexadecimal mantissa requires a 'p' exponent.
+        return False, hexadecimal
+    if underscores and not _underscore_ok(text[:i]):
+        return False, hexadecimal
+    return i == len(text), hexadecimal
+
+
+def parse_go_float32(text: str) -> Tuple[Optional[float], str]:
+    """``strconv.ParseFloat(text, 32)`` (Go strconv/atof.go): (value, "") or (None, "syntax" | "range").
+
+    Decimal and hexadecimal (``0x1p-2``) forms, ``_`` between digits, ``inf``/``infinity``/``nan`` in any case.
+    The value is rounded to float64 and then to float32; Go rounds once, which differs only at the very edge of
+    the float32 range.
+    """
+    unsigned = text[1:] if text[:1] in ("+", "-") else text
+    if unsigned.lower() in ("inf", "infinity"):
+        return (-math.inf if text[0] == "-" else math.inf), ""
+    if text.lower() == "nan":
+        return math.nan, ""
+    well_formed, hexadecimal = _float_syntax_ok(text)
+    if not well_formed:
+        return None, "syntax"
+    cleaned = text.replace("_", "")
+    try:
+        value = float.fromhex(cleaned) if hexadecimal else float(cleaned)
+        struct.pack("<f", value)
+    except OverflowError:
+        return None, "range"
+    if math.isinf(value):
+        return None, "range"
+    return struct.unpack("<f", struct.pack("<f", value))[0], ""
+
+
+def _go_float32_text(value: float) -> str:
+    """Go's %v of a float32: the shortest text that reads back as the same float32."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    for digits in range(1, 10):
+        text = "%.*g" % (digits, value)
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == value:
+            return text
+    return repr(value)
+
+
+_PARSERS: Dict[str, Callable[[str], Tuple[Any, str]]] = {
+    "int": parse_go_int,
+    "int64": parse_go_int,
+    "bool": parse_go_bool,
+    "duration": parse_go_duration,
+    "float32": parse_go_float32,
+    "string": lambda text: (text, ""),
+}
+
+# ----------------------------------------------------------------------------------------------- the checks
 
 
 def flag_value_to_string(value: Any) -> str:
@@ -70,55 +408,374 @@ def flag_value_to_string(value: Any) -> str:
     return str(value)
 
 
-def _value_problem(kind: Any, value: Any) -> Optional[str]:
-    if value is None or isinstance(value, (list, dict)):
-        return "must be a single value, not %s" % ("null" if value is None else type(value).__name__)
-    text = flag_value_to_string(value).strip()
-    if isinstance(kind, tuple):
-        return None if text in kind else "must be one of %s, not %r" % (", ".join(kind), text)
-    if kind == _INT:
-        return None if re.match(r"^\d+$", text) else "must be a %s, not %r" % (_INT, text)
-    if kind == _FLOAT:
-        return None if re.match(r"^\d+(\.\d+)?$", text) else "must be a %s, not %r" % (_FLOAT, text)
-    if kind == _BOOL:
-        return None if text.lower() in _TRUE_WORDS + _FALSE_WORDS else "must be true or false, not %r" % text
-    if kind == _DURATION:
-        return None if _DURATION_RE.match(text) else "must be a duration such as 5s or 1m30s, not %r" % text
-    return None if text else "must not be empty"
+def normalize_flag_name(name: str) -> str:
+    """The name kube-apiserver's flag set looks up: ``_`` read as ``-`` (component-base WordSepNormalizeFunc)."""
+    return name.replace("_", "-")
 
 
-def audit_flag_errors(flags: Any, source_name: str = "extra_args") -> List[str]:
-    """Every problem with a mapping of audit flags, one sentence each, naming ``source_name.FLAG``.
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
-    Only ``audit-*`` names are judged against the known flags; other kube-apiserver flags pass through unchecked.
+
+def _parse_problem(flag: AuditFlag, text: str, reason: str) -> str:
+    """What a person should read when pflag cannot parse ``text`` (pflag: 'invalid argument ... for flag')."""
+    if flag.kind in ("int", "int64"):
+        if reason == "range":
+            return "kube-apiserver cannot read %s: it does not fit in a 64-bit integer; write a smaller number" % (
+                _quote(text)
+            )
+        return (
+            "kube-apiserver cannot read %s as an integer; write a whole number such as 30 (decimal, or with a "
+            "0x, 0o or 0b prefix, no spaces)" % _quote(text)
+        )
+    if flag.kind == "bool":
+        return (
+            "kube-apiserver reads only true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False), "
+            "not %s; write true or false" % _quote(text)
+        )
+    if flag.kind == "duration":
+        return (
+            "kube-apiserver cannot read %s as a duration (time: %s); write numbers with units ns, us, ms, s, m or h, "
+            "such as 5s or 1m30s, without spaces" % (_quote(text), reason)
+        )
+    if reason == "range":
+        return "kube-apiserver cannot read %s: it is beyond a 32-bit float; write a smaller number" % _quote(text)
+    return "kube-apiserver cannot read %s as a number; write a decimal number such as 2.5, without spaces" % _quote(
+        text
+    )
+
+
+class _Given(NamedTuple):
+    place: str
+    spelled: str
+    text: str
+    value: Any
+    parsed: bool
+
+
+class _Unknown(Exception):
+    """A value Validate needs could not be parsed: that rule is not judged (the parse error is reported)."""
+
+
+def _problem(severity: str, place: str, flag: str, message: str) -> Dict[str, str]:
+    ending = "" if message.endswith(("?", ".")) else "."
+    return {"severity": severity, "place": place, "flag": flag, "message": "%s: %s%s" % (place, message, ending)}
+
+
+def _name_problem(name: Any, value: Any) -> Optional[str]:
+    if not isinstance(name, str) or not name or name.startswith("-") or "=" in name or any(c.isspace() for c in name):
+        return "a flag name is written without leading dashes, '=' or spaces, e.g. audit-log-maxage"
+    canonical = normalize_flag_name(name)
+    if canonical in AUDIT_FLAGS:
+        return None
+    if canonical.lower().startswith("audit"):
+        if canonical.lower() in AUDIT_FLAGS:
+            return 'kube-apiserver flag names are case-sensitive and it would refuse to start; write "%s"' % (
+                canonical.lower()
+            )
+        near = difflib.get_close_matches(canonical.lower(), list(AUDIT_FLAGS), n=1, cutoff=0.8)
+        hint = 'did you mean "%s"?' % near[0] if near else "see kube-apiserver --help for the audit flags"
+        return "kube-apiserver has no such audit flag and would refuse to start; %s" % hint
+    if isinstance(value, (list, dict)) or value is None:
+        return "must be a single value"
+    return None
+
+
+def audit_flag_problems(
+    flags: Any,
+    source_name: str = "extra_args",
+    owned_by: Optional[Mapping[str, str]] = None,
+    owned_values: Optional[Mapping[str, Any]] = None,
+) -> List[Dict[str, str]]:
+    """Errors and warnings about the audit flags kube-apiserver would get, as dicts.
+
+    ``flags`` is a mapping of flag names (without dashes) to values, named ``source_name.FLAG`` in messages.
+    ``owned_by`` maps flags to the role variable that sets them: such a flag in ``flags`` is an error (set the
+    variable instead). ``owned_values`` holds the values those variables give their flags; they are checked too,
+    named after their variable, and together with ``flags`` they are the complete set audit.go's Validate judges
+    (a backend's options are only validated while it is on). Each dict has ``severity`` (error or warning),
+    ``place``, ``flag`` (kube-apiserver's name, or the name as written when unknown) and ``message``.
     """
     if not isinstance(flags, Mapping):
         return [
-            "%s must be a mapping of kube-apiserver flag names to values, not %s" % (source_name, type(flags).__name__)
+            {
+                "severity": "error",
+                "place": source_name,
+                "flag": "",
+                "message": "%s must be a mapping of kube-apiserver flag names to values, not %s."
+                % (source_name, "null" if flags is None else type(flags).__name__),
+            }
         ]
-    errors: List[str] = []
+    owners = {normalize_flag_name(k): v for k, v in (owned_by or {}).items() if isinstance(k, str)}
+    problems: List[Dict[str, str]] = []
+    given: Dict[str, _Given] = {}
+
+    def take(name: str, value: Any, place: str) -> None:
+        canonical = normalize_flag_name(name)
+        flag = AUDIT_FLAGS[canonical]
+        if value is None or isinstance(value, (list, dict)):
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "must be a single value, not %s" % ("null" if value is None else type(value).__name__),
+                )
+            )
+            given[canonical] = _Given(place, name, "", None, False)
+            return
+        text = flag_value_to_string(value)
+        parsed, reason = _PARSERS[flag.kind](text)
+        if reason:
+            problems.append(_problem("error", place, canonical, _parse_problem(flag, text, reason)))
+            given[canonical] = _Given(place, name, text, None, False)
+            return
+        if canonical in _PATH_FLAGS and text == "":
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "is empty, which kube-apiserver reads as not set; give a path, or leave the flag out",
+                )
+            )
+        if flag.deprecated:
+            problems.append(
+                _problem(
+                    "warning",
+                    place,
+                    canonical,
+                    'kube-apiserver accepts this deprecated flag with the warning "%s"; use %s instead'
+                    % (flag.deprecated, _REPLACEMENTS[canonical]),
+                )
+            )
+        given[canonical] = _Given(place, name, text, parsed, True)
+
+    for name, value in (owned_values or {}).items():
+        canonical = normalize_flag_name(name) if isinstance(name, str) else ""
+        place = owners.get(canonical, "%s.%s" % (source_name, name))
+        problem = _name_problem(name, value)
+        if problem:
+            problems.append(_problem("error", place, str(name), problem))
+        elif canonical in AUDIT_FLAGS:
+            take(name, value, place)
+
+    seen: Dict[str, str] = {}
     for name, value in flags.items():
         place = "%s.%s" % (source_name, name)
-        if (
-            not isinstance(name, str)
-            or not name
-            or name.startswith("-")
-            or "=" in name
-            or any(c.isspace() for c in name)
-        ):
-            errors.append(
-                "%s: a flag name is written without leading dashes, '=' or spaces, e.g. audit-log-maxage" % place
+        problem = _name_problem(name, value)
+        if problem:
+            problems.append(_problem("error", place, str(name), problem))
+            continue
+        canonical = normalize_flag_name(name)
+        if canonical in owners:
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "this flag is set by the role variable %s; set %s instead and remove %s from %s"
+                    % (owners[canonical], owners[canonical], name, source_name),
+                )
             )
             continue
-        if name not in AUDIT_FLAGS:
-            if name.startswith("audit"):
-                near = difflib.get_close_matches(name, list(AUDIT_FLAGS), n=1, cutoff=0.8)
-                hint = '; did you mean "%s"?' % near[0] if near else "; see kube-apiserver --help for the audit flags"
-                errors.append("%s: kube-apiserver has no such audit flag and would refuse to start%s" % (place, hint))
-            elif isinstance(value, (list, dict)) or value is None:
-                errors.append("%s: must be a single value" % place)
+        if canonical in seen:
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "the same kube-apiserver flag as %s, which is given too (kube-apiserver reads _ as -); keep one"
+                    % seen[canonical],
+                )
+            )
             continue
-        problem = _value_problem(AUDIT_FLAGS[name], value)
-        if problem:
-            errors.append("%s: %s" % (place, problem))
-    return errors
+        seen[canonical] = name
+        if canonical in AUDIT_FLAGS:
+            take(name, value, place)
+
+    problems.extend(_validate(given))
+    return problems
+
+
+def _validate(given: Mapping[str, _Given]) -> List[Dict[str, str]]:
+    """audit.go AuditOptions.Validate (and the version parse of ApplyTo) over the given flags and the defaults."""
+
+    def value(name: str) -> Any:
+        if name in given:
+            if not given[name].parsed:
+                raise _Unknown(name)
+            return given[name].value
+        flag = AUDIT_FLAGS[name]
+        return _PARSERS[flag.kind](flag.default)[0]
+
+    def place(*names: str) -> Tuple[str, str]:
+        for name in names:
+            if name in given:
+                return given[name].place, name
+        return "", names[0]
+
+    problems: List[Dict[str, str]] = []
+
+    def refuse(names: Tuple[str, ...], upstream: str, fix: str) -> None:
+        where, name = place(*names)
+        problems.append(_problem("error", where, name, "kube-apiserver would not start (%s); %s" % (upstream, fix)))
+
+    def warn(name: str, message: str) -> None:
+        problems.append(_problem("warning", given[name].place, name, message))
+
+    for plugin in ("log", "webhook"):
+        prefix = "audit-%s-" % plugin
+        try:
+            enabled = value(_SWITCH[plugin]) != ""
+        except _Unknown:
+            continue
+        if not enabled:
+            for name in given:
+                if name.startswith(prefix) and name != _SWITCH[plugin]:
+                    warn(name, "has no effect: the %s backend is off while %s is not set" % (plugin, _SWITCH[plugin]))
+            if plugin == "webhook" and "audit-webhook-version" in given:
+                # ApplyTo parses the webhook version with schema.ParseGroupVersion even when the webhook is off.
+                version = given["audit-webhook-version"].text
+                if version.count("/") > 1:
+                    refuse(
+                        ("audit-webhook-version",),
+                        "unexpected GroupVersion string: %s" % version,
+                        "write audit.k8s.io/v1",
+                    )
+            continue
+        with contextlib.suppress(_Unknown):
+            _validate_batch(plugin, value, refuse, warn, given)
+        with contextlib.suppress(_Unknown):
+            _validate_truncate(plugin, value, refuse, warn, given)
+        # validateGroupVersionString: schema.ParseGroupVersion, then only audit.k8s.io/v1 is known.
+        version = value(prefix + "version")
+        if version.count("/") > 1:
+            refuse((prefix + "version",), "unexpected GroupVersion string: %s" % version, "write audit.k8s.io/v1")
+        elif version not in _VERSIONS:
+            refuse(
+                (prefix + "version",),
+                'invalid group version, allowed versions are ["audit.k8s.io/v1"]',
+                "write audit.k8s.io/v1 or leave the flag out",
+            )
+        if plugin != "log":
+            continue
+        log_format = value("audit-log-format")
+        if log_format not in _FORMATS:
+            refuse(
+                ("audit-log-format",),
+                'invalid audit log format %s, allowed formats are "legacy,json"' % log_format,
+                "use json or legacy",
+            )
+        for name in ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"):
+            try:
+                number = value(name)
+            except _Unknown:
+                continue
+            if number < 0:
+                refuse((name,), "--%s %d can't be a negative number" % (name, number), "set 0 or more")
+    return problems
+
+
+def _validate_batch(plugin: str, value: Callable, refuse: Callable, warn: Callable, given: Mapping) -> None:
+    """audit.go validateBackendBatchOptions: the mode, then (batch mode only) the first bad batch option."""
+    prefix = "audit-%s-" % plugin
+    mode = value(prefix + "mode")
+    if mode not in _MODES:
+        refuse(
+            (prefix + "mode",),
+            'invalid audit %s mode %s, allowed modes are "batch,blocking,blocking-strict"' % (plugin, mode),
+            "use batch, blocking or blocking-strict",
+        )
+        return
+    batch_flags = [
+        name for name in given if name.startswith(prefix + "batch-") and name != prefix + "batch-initial-backoff"
+    ]
+    if mode != "batch":
+        # "Don't validate the unused options"; their help text says "Only used in batch mode".
+        for name in batch_flags:
+            warn(name, "has no effect: kube-apiserver uses the batch options only with %smode batch" % prefix)
+        return
+    checks = (
+        ("batch-buffer-size", "buffer size"),
+        ("batch-max-size", "max batch size"),
+    )
+    for suffix, words in checks:
+        number = value(prefix + suffix)
+        if number <= 0:
+            refuse(
+                (prefix + suffix,),
+                "invalid audit batch %s %s %d, must be a positive number" % (plugin, words, number),
+                "set 1 or more",
+            )
+            return
+    if value(prefix + "batch-throttle-enable"):
+        qps = value(prefix + "batch-throttle-qps")
+        if qps <= 0:
+            refuse(
+                (prefix + "batch-throttle-qps", prefix + "batch-throttle-enable"),
+                "invalid audit batch %s throttle QPS %s, must be a positive number" % (plugin, _go_float32_text(qps)),
+                "set %sbatch-throttle-qps above 0, or %sbatch-throttle-enable to false" % (prefix, prefix),
+            )
+            return
+        burst = value(prefix + "batch-throttle-burst")
+        if burst <= 0:
+            refuse(
+                (prefix + "batch-throttle-burst", prefix + "batch-throttle-enable"),
+                "invalid audit batch %s throttle burst %d, must be a positive number" % (plugin, burst),
+                "set %sbatch-throttle-burst to 1 or more, or %sbatch-throttle-enable to false" % (prefix, prefix),
+            )
+
+
+def _validate_truncate(plugin: str, value: Callable, refuse: Callable, warn: Callable, given: Mapping) -> None:
+    """audit.go AuditTruncateOptions.Validate: checked whether or not truncation is enabled."""
+    prefix = "audit-%s-truncate-" % plugin
+    event = value(prefix + "max-event-size")
+    if event <= 0:
+        refuse(
+            (prefix + "max-event-size",),
+            "invalid audit truncate %s max event size %d, must be a positive number" % (plugin, event),
+            "set 1 or more",
+        )
+        return
+    batch = value(prefix + "max-batch-size")
+    if batch < event:
+        refuse(
+            (prefix + "max-batch-size", prefix + "max-event-size"),
+            "invalid audit truncate %s max batch size %d, must be greater than max event size (%d)"
+            % (plugin, batch, event),
+            "make %smax-batch-size at least %smax-event-size" % (prefix, prefix),
+        )
+        return
+    if not value(prefix + "enabled"):
+        for name in (prefix + "max-batch-size", prefix + "max-event-size"):
+            if name in given:
+                warn(name, "has no effect while %senabled is not true" % prefix)
+
+
+def audit_flag_errors(
+    flags: Any,
+    source_name: str = "extra_args",
+    owned_by: Optional[Mapping[str, str]] = None,
+    owned_values: Optional[Mapping[str, Any]] = None,
+) -> List[str]:
+    """Every reason kube-apiserver would refuse the flags (see :func:`audit_flag_problems`), one sentence each."""
+    return [
+        p["message"]
+        for p in audit_flag_problems(flags, source_name, owned_by, owned_values)
+        if p["severity"] == "error"
+    ]
+
+
+def audit_flag_warnings(
+    flags: Any,
+    source_name: str = "extra_args",
+    owned_by: Optional[Mapping[str, str]] = None,
+    owned_values: Optional[Mapping[str, Any]] = None,
+) -> List[str]:
+    """What kube-apiserver accepts but has deprecated or ignores (see :func:`audit_flag_problems`), one each."""
+    return [
+        p["message"]
+        for p in audit_flag_problems(flags, source_name, owned_by, owned_values)
+        if p["severity"] == "warning"
+    ]
