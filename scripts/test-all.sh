@@ -66,7 +66,8 @@ for stage in "${stages[@]}"; do
     timed "collection build and install" scripts/build-and-install.sh; record "collection build and install" $?
     ;;
   sanity)
-    timed "ansible-test sanity" scripts/sanity.sh; record "ansible-test sanity" $?
+    timed "ansible-test sanity" scripts/ansible-test.sh sanity; record "ansible-test sanity" $?
+    timed "ansible-test integration" scripts/ansible-test.sh integration; record "ansible-test integration" $?
     ;;
   unit)
     # The stand-in's and the test bed's own tests run the test API server: build it first (skipped when built).

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# ansible-test sanity in a temporary ansible_collections/k0rdent/audit tree made from the files git tracks (plus
-# new files not ignored), so the checkout itself needs no particular place on disk.
+# ansible-test in a temporary ansible_collections/k0rdent/audit tree made from the files git tracks (plus new files
+# not ignored), so the checkout itself needs no particular place on disk.
+#   scripts/ansible-test.sh sanity        ansible-test sanity in its own venvs
+#   scripts/ansible-test.sh integration   the targets under tests/integration/targets, on this machine, with this
+#                                         venv's Python (the filters need jsonschema) and the bootstrap's ansible.posix
 set -euo pipefail
+command=${1:?usage: scripts/ansible-test.sh sanity|integration [ansible-test options]}
+shift
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 tree=$(mktemp -d)
@@ -32,6 +37,12 @@ sys.argv = ["pip", "install"] + [arg for arg in sys.argv[1:] if arg not in ("--n
 runpy.run_module("pip", run_name="__main__", alter_sys=True)
 PY
 
+cp -r "$repo/.cache/collections/ansible_collections/ansible" "$tree/ansible_collections/"
+
 cd "$dest"
 git init -q . && git add -A >/dev/null
-"$repo/.venv/bin/ansible-test" sanity --color no --python 3.11 --venv --requirements "$@"
+case "$command" in
+sanity) "$repo/.venv/bin/ansible-test" sanity --color no --python 3.11 --venv --requirements "$@" ;;
+integration) PATH="$repo/.venv/bin:$PATH" "$repo/.venv/bin/ansible-test" integration --color no --local --python 3.11 "$@" ;;
+*) echo "scripts/ansible-test.sh: unknown command $command (sanity, integration)" >&2; exit 2 ;;
+esac
