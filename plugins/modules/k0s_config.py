@@ -25,7 +25,7 @@ description:
   - Only a regular file is read (a named pipe or device is refused without blocking), a symbolic link is followed
     only to a regular file and the link itself stays, and a file bigger than 1 MiB is refused. YAML aliases that
     expand to far more data than the file holds are refused, with the same bound k0s's YAML library applies.
-  - Two runs on the same file never lose an update: the read-modify-write happens under an exclusive lock
+  - Two runs on the same file never lose an update; the read-modify-write happens under an exclusive lock
     (C(flock) on C(.NAME.k0rdent-audit.lock) beside the file, removed afterwards); a run that cannot get it within
     10 seconds fails and changes nothing.
   - CRLF line breaks, comments (also with tabs), anchors and aliases elsewhere in the file are kept. When no
@@ -36,10 +36,10 @@ options:
   path:
     description:
       - The k0s configuration file to edit. A symbolic link is followed.
-      - When it does not exist and O(extra_args) sets a flag, it is created as a minimal C(ClusterConfig): a first
-        comment line saying this collection created it, C(apiVersion), C(kind), C(metadata.name=k0s) and
+      - When it does not exist and O(extra_args) sets a flag, it is created as a minimal C(ClusterConfig) made of
+        a first comment line saying this collection created it, C(apiVersion), C(kind), C(metadata.name=k0s) and
         C(spec.api.extraArgs), nothing else. k0s merges the file over its defaults, so every other setting stays
-        k0s's default. The output of C(k0s config create) is never used: it says C(storage.type=etcd) and pins
+        k0s's default. The output of C(k0s config create) is never used, because it says C(storage.type=etcd) and pins
         C(spec.api.address), which would move a C(--single) (kine) controller to a new, empty etcd.
       - A new file gets mode V(0600) unless O(mode) is given. Its directory must exist; the module does not
         create it.
@@ -87,7 +87,7 @@ attributes:
     details:
       - Secrets are shown as C(********) in the diff, in the returned values, in warnings and in error messages,
         never in clear; the file itself keeps them. A secret is every value below a key anywhere in the file
-        whose name has a word password, passwd, pass, passphrase, secret, token, credential or key, or is
+        whose name has one of the words password, passwd, pass, passphrase, secret, token, credential or key, or is
         C(dataSource) (Helm repository passwords, keepalived C(authPass), kine's data source; a name ending in
         C(File) or C(Dir) such as C(clientKeyFile) names a file and is shown), every value holding a PEM block
         (C(-----BEGIN)), and the user information of every URL (C(scheme://user:********@host), whatever
@@ -101,7 +101,7 @@ attributes:
 notes:
   - The backup (O(backup=true)) is made only when the file changes and not in check mode. It is written to a
     private (V(0600)) temporary file beside the original, synced to disk, then given the owner and mode of the
-    original and only then linked to its backup name: it is never more readable than the file it copies, and no
+    original and only then linked to its backup name, so it is never more readable than the file it copies, and no
     half-written backup is ever left under a backup name.
   - Other flags already in the file whose values are unquoted numbers or booleans are kept as they are, with a
     warning, because k0s will refuse the file until they are quoted.
