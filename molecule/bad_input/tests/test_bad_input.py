@@ -67,6 +67,14 @@ CASES = {
         {"__k0s_test_args": ["--tags", "k0s_audit_config"]},
         "was not written by it (--tags without k0s_audit_policy?)",
     ),
+    "negative retention": (
+        {"k0s_audit_log_maxage": -1},
+        "k0s_audit_log_maxage: kube-apiserver would not start (--audit-log-maxage -1 can't be a negative number)",
+    ),
+    "duration without a unit": (
+        {"k0s_audit_log_mode": "batch", "k0s_audit_extra_args": {"audit-log-batch-max-wait": "5"}},
+        "k0s_audit_extra_args.audit-log-batch-max-wait",
+    ),
     "log path is /": ({"k0s_audit_log_path": "/"}, "k0s_audit_log_path is /, a directory"),
     "log file directly in /var/log": (
         {"k0s_audit_log_path": "/var/log/kube-audit.log"},
