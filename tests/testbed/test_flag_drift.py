@@ -32,7 +32,8 @@ PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file"
 # Good and bad values per pflag type; the comments say what Go makes of them.
 VALUES = {
     # strconv.ParseInt(s, 0, 64): base prefixes and '_' between digits are accepted, spaces and exponents are not.
-    "int": ["5", "0", "-1", "0x10", " 5", "1e3", "010", "1_000", "9223372036854775808", ""],
+    # 1048576 is big enough for --audit-*-truncate-max-batch-size, which must not be below the 100 KiB event size.
+    "int": ["5", "0", "-1", "0x10", " 5", "1e3", "010", "1_000", "1048576", "9223372036854775808", ""],
     # strconv.ParseBool: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
     "bool": ["true", "TRUE", "True", "yes", "2", "0", "T", ""],
     # time.ParseDuration: a unit is required except for "0"; negative durations parse.
