@@ -61,6 +61,11 @@ for stage in "${stages[@]}"; do
     timed "ruff format" ruff format --check .; record "ruff format" $?
     timed "yamllint" yamllint -s .; record yamllint $?
     timed "ansible-lint" ansible-lint -q; record ansible-lint $?
+    timed "antsibull-changelog lint" antsibull-changelog lint; record "antsibull-changelog lint" $?
+    # The docs lint wants the collection where Ansible finds it: the ansible_collections tree of scripts/env.sh.
+    timed "antsibull-docs lint" env -C "$ANSIBLE_COLLECTIONS_PATH/ansible_collections/k0rdent/audit" \
+      antsibull-docs lint-collection-docs --plugin-docs .
+    record "antsibull-docs lint" $?
     ;;
   build)
     timed "collection build and install" scripts/build-and-install.sh; record "collection build and install" $?
