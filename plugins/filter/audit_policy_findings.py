@@ -17,6 +17,9 @@ description:
     V(cis-3.2.2-configmaps), V(cis-3.2.2-tokenreviews) (logged above Metadata), V(cis-3.2.2-pods-exec),
     V(cis-3.2.2-pods-portforward), V(cis-3.2.2-pods-proxy), V(cis-3.2.2-services-proxy),
     V(cis-3.2.2-pod-changes), V(cis-3.2.2-deployment-changes) (not logged, or every stage omitted).
+  - Category V(advice), code V(empty-resource-name) - C(resourceNames) holds V(""), which kube-apiserver accepts and
+    matches only against requests without an object name (a create, or a list or watch without
+    C(fieldSelector=metadata.name=...)).
 options:
   _input:
     description: The policy, a mapping with C(apiVersion), C(kind) and C(rules). It must be valid.

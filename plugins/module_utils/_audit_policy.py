@@ -56,8 +56,12 @@ class AuditPolicyError(ValueError):
 _STAR_GROUP_SINCE = (1, 36)
 _MERGE_ONLY_KEYS = ("name", "known_api_groups")
 _SELECTOR_KEYS = ("users", "userGroups", "verbs", "resources", "namespaces", "nonResourceURLs")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_KUBERNETES_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?$")
+# k8s.io/apimachinery pkg/util/validation/validation.go IsDNS1123Subdomain (used by NameIsDNSSubdomain in
+# k8s.io/apiserver pkg/apis/audit/validation/validation.go): Go's regexp "$" is the end of the text, so the pattern
+# is used with fullmatch (Python's "$" would also accept a trailing newline, e.g. "example.com\n").
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# Our own option syntax: ASCII digits only (Python's \d takes any Unicode digit), used with fullmatch.
+_KUBERNETES_VERSION = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.[0-9]+)?(?:[-+][0-9A-Za-z.+-]*)?")
 _REMOVED_API_VERSIONS = ("audit.k8s.io/v1alpha1", "audit.k8s.io/v1beta1")
 _MISSING_JSONSCHEMA = (
     "The jsonschema Python library is required to validate audit policies; install it on the Ansible controller "
@@ -146,7 +150,7 @@ def _star_group_allowed(kubernetes_version: t.Any) -> bool:
             'kubernetes_version: must be a version string such as "1.31" or "v1.31.2", '
             f"not {_describe(kubernetes_version)}."
         )
-    match = _KUBERNETES_VERSION.match(kubernetes_version.strip())
+    match = _KUBERNETES_VERSION.fullmatch(kubernetes_version.strip())
     if not match:
         raise AuditPolicyError(
             f'kubernetes_version: {_quote(kubernetes_version)} is not a Kubernetes version such as "1.31" or "v1.31.2".'
@@ -328,7 +332,7 @@ def _group_problem(group: str, star_group_ok: bool) -> str:
             '"*" (any API group) needs Kubernetes 1.36 or later; set the kubernetes_version option to your '
             "cluster's version if it is 1.36 or later, or list the groups"
         )
-    if len(group) > 253 or not _DNS1123_SUBDOMAIN.match(group):
+    if len(group) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(group):
         return f"{_quote(group)} is not a lowercase DNS subdomain"
     return ""
 
@@ -369,15 +373,8 @@ def _rule_semantic_problems(rule: t.Any, star_group_ok: bool) -> list[_Problem]:
                         "needs a non-empty resources list next to it; kube-apiserver rejects resourceNames alone",
                     )
                 )
-            if isinstance(names, list):
-                for position, name in enumerate(names):
-                    if name == "":
-                        problems.append(
-                            (
-                                ("resources", index, "resourceNames", position),
-                                '"" is not an object name; it would match every list and create request',
-                            )
-                        )
+            # resourceNames: [""] is valid (validation.go only requires resources beside resourceNames) and matches
+            # requests without a name (checker.go hasString); policy_findings points it out.
     return problems
 
 
@@ -730,7 +727,7 @@ class CompiledPolicy:
             subresource = _text(ref.get("subresource"))
             namespace = _text(ref.get("namespace"))
             name = _text(ref.get("name"))
-            if not namespace and resource == "namespaces" and name:
+            if not namespace and _addresses_own_namespace(api_group, resource, subresource, verb, name):
                 namespace = name
             combined = resource + "/" + subresource if subresource else resource
             path = ""
@@ -772,6 +769,25 @@ class CompiledPolicy:
                 if path.startswith(prefix):
                     return rule.result()
         return {"level": "None", "rule_index": None, "omit_stages": list(self.omit_stages)}
+
+
+# k8s.io/apiserver pkg/endpoints/request/requestinfo.go: only a path /api/v1/namespaces/X[/status|/finalize] sets
+# the namespace of a Namespace request (to X); of the verbs such a path gives, get, update, patch and delete are the
+# ones an event of a Namespace with a name has (create is a POST to the collection; list/watch/deletecollection get
+# a name only from fieldSelector=metadata.name=X, and keep namespace "").
+_OWN_PATH_VERBS = frozenset(("get", "update", "patch", "delete"))
+_NAMESPACE_SUBRESOURCES = frozenset(("", "status", "finalize"))
+
+
+def _addresses_own_namespace(api_group: str, resource: str, subresource: str, verb: str, name: str) -> bool:
+    """Whether a Namespace request without an explicit namespace had the namespace ``name`` in kube-apiserver."""
+    return (
+        api_group == ""
+        and resource == "namespaces"
+        and bool(name)
+        and verb in _OWN_PATH_VERBS
+        and subresource in _NAMESPACE_SUBRESOURCES
+    )
 
 
 def _text(value: t.Any) -> str:
@@ -1038,5 +1054,27 @@ def policy_findings(policy: Mapping) -> list[dict[str, t.Any]]:
                     }
                 )
                 break
+    findings.extend(_empty_name_findings(policy))
     findings.extend(_cis_findings(compiled))
+    return findings
+
+
+def _empty_name_findings(policy: Mapping) -> list[dict[str, t.Any]]:
+    """``resourceNames`` holding ``""``: valid, but it matches only requests without a name (checker.go)."""
+    findings: list[dict[str, t.Any]] = []
+    for index, rule in enumerate(_plain(policy).get("rules") or []):
+        for position, entry in enumerate(rule.get("resources") or []):
+            names = entry.get("resourceNames") or []
+            if "" in names:
+                findings.append(
+                    {
+                        "code": "empty-resource-name",
+                        "category": "advice",
+                        "rule_index": index,
+                        "message": f'rules[{index}].resources[{position}].resourceNames has "", which matches only '
+                        "requests without an object name (a create, or a list or watch without "
+                        "fieldSelector=metadata.name); "
+                        "name the objects, or drop resourceNames to match every object.",
+                    }
+                )
     return findings

@@ -300,3 +300,30 @@ def test_tokenreviews_are_cluster_scoped_create():
         {"level": "Metadata"},
     )
     assert cis_codes(*rules) == ["cis-3.2.2-tokenreviews"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# resourceNames: [""] is valid (the API server accepts it) but worth a word
+
+
+def test_empty_resource_name_is_advice():
+    rule = {
+        "level": "Metadata",
+        "resources": [{"resources": ["pods"]}, {"resources": ["pods"], "resourceNames": ["a", ""]}],
+    }
+    found = [f for f in policy_findings(policy({"level": "None"}, rule)) if f["category"] == "advice"]
+    assert found == [
+        {
+            "code": "empty-resource-name",
+            "category": "advice",
+            "rule_index": 1,
+            "message": 'rules[1].resources[1].resourceNames has "", which matches only requests without an object '
+            "name (a create, or a list or watch without fieldSelector=metadata.name); name the objects, or drop "
+            "resourceNames to match every object.",
+        }
+    ]
+
+
+def test_named_resources_are_no_advice():
+    rule = {"level": "Metadata", "resources": [{"resources": ["pods"], "resourceNames": ["a"]}]}
+    assert [f for f in policy_findings(policy(rule)) if f["category"] == "advice"] == []

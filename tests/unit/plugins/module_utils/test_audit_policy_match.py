@@ -191,6 +191,38 @@ def test_namespace_object_namespace_is_its_name():
     assert not matches({"level": "None", "namespaces": ["n1"]}, resource_event("nodes", namespace="", name="n1"))
 
 
+@pytest.mark.parametrize("verb", ["get", "update", "patch", "delete"])
+@pytest.mark.parametrize("subresource", ["", "status", "finalize"])
+def test_a_namespace_addressed_by_its_own_path_is_in_itself(verb, subresource):
+    # requestinfo.go: /api/v1/namespaces/X[/status|/finalize] sets the namespace to X.
+    event = resource_event("namespaces", verb=verb, namespace="", name="team-a", subresource=subresource)
+    assert matches({"level": "None", "namespaces": ["team-a"]}, event)
+    assert not matches({"level": "None", "namespaces": [""]}, event)
+
+
+@pytest.mark.parametrize("verb", ["list", "watch", "deletecollection", "create"])
+def test_a_namespace_named_by_field_selector_is_cluster_scoped(verb):
+    # requestinfo.go: a list or watch with fieldSelector=metadata.name=X gets the name X but no namespace.
+    event = resource_event("namespaces", verb=verb, namespace="", name="team-a")
+    assert not matches({"level": "None", "namespaces": ["team-a"]}, event)
+    assert matches({"level": "None", "namespaces": [""]}, event)
+    assert matches({"level": "None", "resources": [{"resources": ["namespaces"], "resourceNames": ["team-a"]}]}, event)
+
+
+def test_only_core_namespaces_and_their_own_subresources_take_the_name():
+    rule = {"level": "None", "namespaces": ["team-a"]}
+    assert not matches(rule, resource_event("namespaces", group="example.com", namespace="", name="team-a"))
+    assert not matches(rule, resource_event("namespaces", namespace="", name="team-a", subresource="other"))
+
+
+def test_an_unnamed_request_matches_an_empty_resource_name():
+    rule = {"level": "None", "resources": [{"resources": ["pods"], "resourceNames": [""]}]}
+    assert matches(rule, resource_event("pods", verb="list"))
+    assert matches(rule, resource_event("pods", verb="create"))
+    assert not matches(rule, resource_event("pods", verb="get", name="web-0"))
+    assert not matches(rule, resource_event("pods", verb="list", name="web-0"))
+
+
 def test_namespace_object_with_namespace_set_keeps_it():
     rule = {"level": "None", "namespaces": ["team-a"]}
     assert matches(rule, resource_event("namespaces", namespace="team-a", name="team-a"))

@@ -24,13 +24,25 @@ SETTINGS = settings(max_examples=150, deadline=None)
 
 USERS = ["jane", "bob", "system:node:n1", ""]
 USER_GROUPS = ["devs", "system:nodes", "system:authenticated"]
-VERBS = ["get", "list", "watch", "create", "update", "delete"]
+VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 NAMESPACES = ["", "default", "kube-system", "team-a"]
 API_GROUPS = ["", "apps", "batch"]
 RESOURCES = ["pods", "deployments", "namespaces", "secrets"]
-SUBRESOURCES = ["", "log", "status", "exec"]
+SUBRESOURCES = ["", "log", "status", "exec", "finalize"]
 NAMES = ["", "a", "b", "team-a"]
-PATTERNS = ["*", "pods", "pods/log", "pods/*", "*/status", "*/exec", "deployments", "namespaces", "secrets", "*/*"]
+PATTERNS = [
+    "*",
+    "pods",
+    "pods/log",
+    "pods/*",
+    "*/status",
+    "*/exec",
+    "deployments",
+    "namespaces",
+    "secrets",
+    "*/*",
+    "namespaces/*",
+]
 URLS = ["/", "/healthz", "/healthz/etcd", "/version", "/metrics", "/api"]
 URL_SPECS = ["*", "/", "/healthz*", "/healthz", "/version", "/h*", "/metrics"]
 LEVELS = ["None", "Metadata", "Request", "RequestResponse"]
@@ -57,7 +69,8 @@ def rules(draw, words=None, groups=None, patterns=None, url_specs=None, names_po
     groups = st.sampled_from([*API_GROUPS, "*"]) if groups is None else groups
     patterns = st.sampled_from(PATTERNS) if patterns is None else patterns
     url_specs = st.sampled_from(URL_SPECS) if url_specs is None else url_specs
-    names_pool = st.sampled_from(NAMES[1:]) if names_pool is None else names_pool
+    # "" is a valid resource name: it matches requests without a name (checker.go hasString).
+    names_pool = st.sampled_from(NAMES) if names_pool is None else names_pool
     rule = {"level": draw(st.sampled_from(LEVELS))}
     for key, pool in words.items():
         if draw(st.booleans()):
@@ -137,7 +150,15 @@ def reference_matches(rule, event):
         if ref is None:
             return False
         namespace = ref.get("namespace") or ""
-        if not namespace and ref.get("resource") == "namespaces" and ref.get("name"):
+        # requestinfo.go: only a Namespace's own path (get/update/patch/delete, status/finalize) is in itself.
+        if (
+            not namespace
+            and not ref.get("apiGroup")
+            and ref.get("resource") == "namespaces"
+            and ref.get("name")
+            and event.get("verb") in ("get", "update", "patch", "delete")
+            and (ref.get("subresource") or "") in ("", "status", "finalize")
+        ):
             namespace = ref["name"]
         if rule.get("namespaces") and namespace not in rule["namespaces"]:
             return False

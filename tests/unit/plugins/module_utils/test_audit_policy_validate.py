@@ -286,7 +286,25 @@ def test_valid_groups(group):
     assert errors_of_rule({"level": "None", "resources": [{"group": group}]}) == []
 
 
-@pytest.mark.parametrize("group", ["Apps", "apps/v1", "-apps", "apps-", "a..b", "a_b", ".apps", "apps.", "a" * 254])
+@pytest.mark.parametrize(
+    "group",
+    [
+        "Apps",
+        "apps/v1",
+        "-apps",
+        "apps-",
+        "a..b",
+        "a_b",
+        ".apps",
+        "apps.",
+        "a" * 254,
+        # Go's regexp "$" does not accept a trailing newline (Python's re "$" does).
+        "example.com\n",
+        "\napps",
+        "apps\n\n",
+        "apps ",
+    ],
+)
 def test_invalid_groups(group):
     rules = [{"level": "None"}] * 12 + [{"level": "None", "resources": [{"group": group}]}]
     assert policy_errors(policy(*rules)) == [
@@ -316,7 +334,9 @@ def test_star_group_accepted_from_1_36(version):
     assert errors_of_rule({"level": "None", "resources": [{"group": "*"}]}, kubernetes_version=version) == []
 
 
-@pytest.mark.parametrize("version", ["abc", "1", "v1", "1.x", "", "latest"])
+@pytest.mark.parametrize(
+    "version", ["abc", "1", "v1", "1.x", "", "latest", "1.36\nx", "\uff11.\uff13\uff16", "1.3\u0666"]
+)
 def test_bad_kubernetes_version_string(version):
     with pytest.raises(AuditPolicyError, match=r'^kubernetes_version: ".*" is not a Kubernetes version such as "1.31"'):
         policy_errors(policy({"level": "None"}), kubernetes_version=version)
@@ -340,10 +360,10 @@ def test_resource_names_need_resources():
     assert errors_of_rule({"level": "None", "resources": [{"resources": [], "resourceNames": ["x"]}]}) != []
 
 
-def test_empty_resource_name_is_a_mistake():
-    assert errors_of_rule({"level": "None", "resources": [{"resources": ["pods"], "resourceNames": ["a", ""]}]}) == [
-        'rules[0].resources[0].resourceNames[1]: "" is not an object name; it would match every list and create request'
-    ]
+def test_empty_resource_name_is_valid():
+    # validation.go only requires resources beside resourceNames; "" matches requests without a name (checker.go).
+    assert errors_of_rule({"level": "None", "resources": [{"resources": ["pods"], "resourceNames": ["a", ""]}]}) == []
+    assert errors_of_rule({"level": "None", "resources": [{"resources": ["pods"], "resourceNames": [""]}]}) == []
 
 
 def test_users_groups_verbs_are_not_validated():
