@@ -40,6 +40,7 @@ __all__ = [
     "ReportError",
     "find_log_files",
     "live_audit_flags",
+    "named_policy",
     "render_table",
     "retention",
     "rule_names",
@@ -239,6 +240,28 @@ def rule_names(rules: t.Sequence[Mapping], named_rules: t.Sequence[Mapping] = ()
         label = name or f"rules[{index}]"
         names.append(label if label not in names else f"{label} (rules[{index}])")
     return names
+
+
+def named_policy(
+    policy: Mapping, named_rules: t.Sequence[Mapping] = (), extra_api_groups=()
+) -> tuple[dict[str, t.Any], list[str]]:
+    """``policy`` without the ``name`` keys its rules may carry (a candidate file may name its rules), and a name
+    per rule: its own ``name``, else as :func:`rule_names` gives it."""
+    if not isinstance(policy, Mapping):
+        return policy, []  # compile_policy gives the message
+    rules = policy.get("rules")
+    if not isinstance(rules, list):
+        return dict(policy), []
+    plain = [
+        {key: value for key, value in rule.items() if key != "name"} if isinstance(rule, Mapping) else rule
+        for rule in rules
+    ]
+    names = rule_names(plain, named_rules, extra_api_groups)
+    for index, rule in enumerate(rules):
+        own = rule.get("name") if isinstance(rule, Mapping) else None
+        if isinstance(own, str) and own and own not in names:
+            names[index] = own
+    return dict(policy, rules=plain), names
 
 
 # --------------------------------------------------------------------------------------------------------------

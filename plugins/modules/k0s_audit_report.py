@@ -56,8 +56,9 @@ options:
   named_rules:
     description:
       - Rules with a C(name) key (the baseline and the inventory's additions, before merging). A rule of the
-        policy (or candidate) equal to one of them, apart from C(name), is reported under that name; others as
-        C(rules[INDEX]). Rules marked C(known_api_groups=true) also match with O(extra_api_groups) added.
+        policy (or candidate) equal to one of them, apart from C(name), is reported under that name; a rule with
+        its own C(name) key (allowed in O(policy) and O(candidate_policy), removed before matching) under that;
+        others as C(rules[INDEX]). Rules marked C(known_api_groups=true) also match with O(extra_api_groups) added.
     type: list
     elements: dict
     default: []
@@ -202,7 +203,6 @@ lines:
   elements: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -211,9 +211,9 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import
     ReportError,
     find_log_files,
     live_audit_flags,
+    named_policy,
     render_table,
     retention,
-    rule_names,
 )
 
 _FLAGS = (
@@ -313,12 +313,10 @@ def main():
     settings["policy_source"] = source
     candidate = params["candidate_policy"] or None
     try:
-        names = rule_names(policy.get("rules") or [], params["named_rules"], params["extra_api_groups"])
-        candidate_names = (
-            rule_names(candidate.get("rules") or [], params["named_rules"], params["extra_api_groups"])
-            if candidate
-            else None
-        )
+        policy, names = named_policy(policy, params["named_rules"], params["extra_api_groups"])
+        candidate_names = None
+        if candidate:
+            candidate, candidate_names = named_policy(candidate, params["named_rules"], params["extra_api_groups"])
         report = LogReport(policy, names, candidate, candidate_names)
         log_path = settings["log_path"]
         if log_path == "-":
@@ -353,7 +351,7 @@ def main():
         )
     result["settings"] = settings
     result["warnings"] = warnings
-    module.exit_json(changed=False, report=result, lines=render_table(os.uname()[1], result))
+    module.exit_json(changed=False, report=result, lines=render_table(settings["log_path"], result))
 
 
 if __name__ == "__main__":

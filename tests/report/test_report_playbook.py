@@ -1,0 +1,249 @@
+"""k0rdent.audit.report through a real ``ansible-playbook`` run against localhost (connection local), on a log and
+lumberjack backups made here; the JSON and HTML it leaves on the controller, and that the log is not touched.
+
+The page is also opened in headless Chromium (Debian's ``chromium`` package) and its rendered DOM must show the
+figures of the JSON."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from collection_root import collections_root  # noqa: E402
+
+START = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
+
+
+def _event(second: int, user: str, resource: str, verb: str = "get", level: str = "Metadata", **extra) -> bytes:
+    moment = START + timedelta(seconds=second)
+    body = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": level,
+        "auditID": f"id-{second}",
+        "stage": "ResponseComplete",
+        "requestURI": f"/api/v1/namespaces/default/{resource}",
+        "verb": verb,
+        "user": {"username": user, "groups": ["system:authenticated"]},
+        "objectRef": {"resource": resource, "namespace": "default", "apiVersion": "v1"},
+        "requestReceivedTimestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "stageTimestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        **extra,
+    }
+    return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+
+@pytest.fixture
+def logs(tmp_path):
+    """Two hours of events: a gz backup, a plain backup, and the live file with a half-written last line."""
+    directory = tmp_path / "log"
+    directory.mkdir()
+    backup_gz = b"".join(_event(i * 30, "alice", "secrets") for i in range(120))  # 10:00 .. 11:00
+    with gzip.open(directory / "audit-2026-11-30T11-00-00.000.log.gz", "wb") as handle:
+        handle.write(backup_gz)
+    backup = b"".join(_event(3600 + i * 60, "bob", "configmaps", "list") for i in range(30))
+    (directory / "audit-2026-11-30T11-30-00.000.log").write_bytes(backup)
+    live = b"".join(_event(5400 + i * 60, "carol", "pods") for i in range(31)) + _event(7300, "carol", "pods")[:40]
+    (directory / "audit.log").write_bytes(live)
+    expected = {"events": 181, "bytes": len(backup_gz) + len(backup) + len(live) - 40, "truncated": 1}
+    return directory, expected
+
+
+def _digest(directory: Path) -> dict:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(directory.iterdir())}
+
+
+def _playbook(tmp_path, variables: dict, *options: str) -> str:
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(
+        f"[k0s_controllers]\nnode-1 ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    ansible_playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
+        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    env.pop("ANSIBLE_CONFIG", None)
+    process = subprocess.run(
+        [
+            ansible_playbook,
+            "-i",
+            str(inventory),
+            "-e",
+            f"@{tmp_path / 'vars.json'}",
+            "-e",
+            "ansible_become=false",
+            *options,
+            "k0rdent.audit.report",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process.stdout
+
+
+@pytest.fixture(scope="module")
+def candidate_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("candidate") / "candidate.yaml"
+    path.write_text(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
+        "  - name: drop-configmaps\n    level: None\n    resources: [{group: '', resources: [configmaps]}]\n"
+        "  - level: Metadata\n"
+    )
+    return path
+
+
+def test_report_playbook_writes_json_and_html_and_touches_nothing(tmp_path, logs):
+    directory, expected = logs
+    before = _digest(directory)
+    out_dir = tmp_path / "report"
+    variables = {
+        "k0s_audit_log_path": str(directory / "audit.log"),
+        "k0s_audit_log_maxsize": 1,
+        "k0s_audit_log_maxbackup": 3,
+        "k0s_audit_profile": "cis",
+        "k0s_audit_report_dir": str(out_dir),
+        "k0s_audit_report_live_flags": False,
+    }
+    output = _playbook(tmp_path, variables, "--check")
+    assert _digest(directory) == before
+    report = json.loads((out_dir / "node-1.json").read_text())["report"]
+    assert (report["events"], report["bytes"]) == (expected["events"], expected["bytes"])
+    assert report["skipped"]["truncated"] == expected["truncated"]
+    assert (report["first_event"], report["last_event"]) == (
+        "2026-11-30T10:00:00.000000Z",
+        "2026-11-30T12:00:00.000000Z",
+    )
+    assert [Path(row["path"]).name for row in report["files"]] == [
+        "audit-2026-11-30T11-00-00.000.log.gz",
+        "audit-2026-11-30T11-30-00.000.log",
+        "audit.log",
+    ]
+    keep = report["retention"]
+    assert (keep["maxsize"], keep["maxbackup"], keep["maxage"]) == (1, 3, 30)  # maxage from the cis profile
+    # the baseline's rule names: secrets are logged by sensitive-resources-metadata
+    assert "sensitive-resources-metadata" in {row["rule"] for row in report["top_rules"]}
+    assert report["projection"]["dropped_events"] == 0  # the role's policy is the candidate: the same rules
+    assert ": 181 events, " in output and "retention:" in output
+    page = (out_dir / "index.html").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert f'data-figure="events">{expected["events"]}<' in page
+
+
+def test_candidate_file_projection(tmp_path, logs, candidate_file):
+    directory, _expected = logs
+    out_dir = tmp_path / "report"
+    variables = {
+        "k0s_audit_log_path": str(directory / "audit.log"),
+        "k0s_audit_report_dir": str(out_dir),
+        "k0s_audit_report_live_flags": False,
+        "k0s_audit_report_candidate_policy": str(candidate_file),
+    }
+    _playbook(tmp_path, variables)
+    report = json.loads((out_dir / "node-1.json").read_text())["report"]
+    assert (report["retention"]["maxsize"], report["retention"]["maxbackup"]) == (100, 5)  # the k0rdent profile
+    projection = report["projection"]
+    assert projection["dropped_events"] == 30
+    assert projection["dropped"][0]["dropped_by"] == "drop-configmaps"  # the name in the candidate file
+    assert projection["events"] == 151
+
+
+class _Figures(HTMLParser):
+    """The text of every element with data-figure, by (host, figure)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: dict = {}
+        self._open: tuple | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-figure" in attrs and "data-name" not in attrs:
+            self._open = (attrs.get("data-host"), attrs["data-figure"])
+
+    def handle_data(self, data):
+        if self._open:
+            self.figures[self._open] = self.figures.get(self._open, "") + data
+
+    def handle_endtag(self, tag):
+        self._open = None
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "headless Chromium is needed for this test: apt-get install -y chromium (Debian's package)"
+    return found
+
+
+def test_the_page_rendered_by_chromium_shows_the_json_figures(tmp_path, logs, candidate_file):
+    directory, _expected = logs
+    out_dir = tmp_path / "report"
+    variables = {
+        "k0s_audit_log_path": str(directory / "audit.log"),
+        "k0s_audit_log_maxsize": 1,
+        "k0s_audit_log_maxbackup": 3,
+        "k0s_audit_report_dir": str(out_dir),
+        "k0s_audit_report_live_flags": False,
+        "k0s_audit_report_candidate_policy": str(candidate_file),
+    }
+    _playbook(tmp_path, variables)
+    report = json.loads((out_dir / "node-1.json").read_text())["report"]
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    process = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            (out_dir / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    dom = process.stdout
+    parser = _Figures()
+    parser.feed(dom)
+    figures = {key: value for (host, key), value in parser.figures.items() if host == "node-1"}
+    assert figures["events"] == str(report["events"])
+    assert figures["bytes"] == str(report["bytes"])
+    assert figures["mib_per_hour"] == f"{report['mib_per_hour']:.3f}"
+    assert figures["hours_held"] == f"{report['retention']['hours_held']:.3f}"
+    assert figures["projection.dropped_events"] == str(report["projection"]["dropped_events"])
+    assert report["retention"]["warning"] and figures["warning"] == report["retention"]["warning"]
+    for row in report["top_rules"]:
+        assert re.search(rf'data-name="{re.escape(row["rule"])}"[^>]*>{row["bytes"]} B, {row["events"]} events<', dom)
+    assert dom.count("<svg") >= 6
