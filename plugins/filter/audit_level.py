@@ -13,6 +13,9 @@ description:
     line of an audit log). The first matching rule decides; without a match the level is V(None).
   - A request with an C(objectRef) is a resource request (C(apiGroup), C(resource), C(subresource), C(namespace),
     C(name)); any other is a non-resource request matched on C(requestURI) without its query string.
+  - An event of a Namespace (core C(namespaces)) without C(objectRef.namespace) is in the namespace of its own name
+    only for C(get), C(update), C(patch) and C(delete), of the object or its C(status) or C(finalize) subresource,
+    as kube-apiserver's request parsing gives it; a C(list) or C(watch) naming it by C(fieldSelector) is not.
   - The policy is validated and compiled once and cached by content, so calling this in a loop is cheap.
 positional: event
 options:
