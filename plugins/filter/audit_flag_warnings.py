@@ -31,7 +31,8 @@ options:
     default: {}
   owned_values:
     description:
-      - The values the role variables give the flags of O(owned_by), for example C({"audit-log-maxage": 30}).
+      - >-
+        The values the role variables give the flags of O(owned_by), for example C({"audit-log-maxage": 30}).
         Checked like the input; together with the input they are the complete set of audit flags kube-apiserver
         gets, which its option validation judges as a whole (a backend's options only while it is on).
     type: dict
