@@ -9,8 +9,8 @@ short_description: One HTML page with inline SVG charts of k0rdent.audit.k0s_aud
 version_added: 0.2.0
 author: k0rdent.audit maintainers
 description:
-  - Renders the RV(k0rdent.audit.k0s_audit_report#module:report) of every host as one self-contained HTML page:
-    no scripts, no fonts, no network resources; charts are inline SVG.
+  - Renders the RV(k0rdent.audit.k0s_audit_report#module:report) of every host as one self-contained HTML page,
+    with no scripts, no fonts, no network resources; charts are inline SVG.
   - Per host, the retention bar (hours the files hold at the observed rate against maxage), events and MiB per
     hour, the top rules, users, verbs and resources by bytes, and the candidate policy's projection.
   - Every figure is also written as text, in an element with C(data-host) and C(data-figure) attributes, so the

@@ -23,7 +23,7 @@ description:
   - With O(candidate_policy), reports what each logged event would become under it, the projected volume and
     what would no longer be logged, per rule.
   - Lines that are not audit events (a truncated last line, C(--audit-log-format=legacy) lines, anything else)
-    are skipped and counted, never fatal. Memory is bounded: only counters are kept, each with at most 2000 keys
+    are skipped and counted, never fatal. Memory is bounded, only counters are kept, each with at most 2000 keys
     (the rest are summed under C((other))).
   - Reads only; never writes on the host.
 options:
