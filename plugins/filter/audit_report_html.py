@@ -266,9 +266,13 @@ def audit_report_html(_input: t.Any, title: str = "k0s audit log report") -> str
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>"
-        f'<ul>{index}</ul>{"".join(hosts)}<p class="note">Bytes are the events\' own, uncompressed; sizes the'
-        " candidate would log at a level the log does not hold are estimated (see k0rdent.audit.k0s_audit_report)."
-        "</p></body></html>\n"
+        f'<ul>{index}</ul>{"".join(hosts)}<p class="note">Bytes are the events\' own, uncompressed, as'
+        " --audit-log-maxsize counts them. Candidate sizes: an event kept at its level keeps its size; at a lower"
+        " level it loses the bodies that level does not log (requestObject below Request, responseObject below"
+        " RequestResponse); at a higher level, whose bodies the log does not hold, it is estimated as the mean size"
+        " of events logged at that level for the same resource, verb and stage, else as its own size times 1 + 1"
+        " for a request body (create, update, patch) + 2 for a response body (RequestResponse), at stage"
+        " ResponseComplete.</p></body></html>\n"
     )
 
 

@@ -190,7 +190,11 @@ report:
         With O(candidate_policy): C(events), C(bytes) and C(mib_per_hour) it would log, C(estimated_events),
         C(dropped_events), C(dropped_bytes), C(by_rule) (candidate rules by projected bytes), C(dropped) (what
         would no longer be logged, C({rule, dropped_by, events, bytes})), C(changes) (C({rule, candidate_rule,
-        from_level, to_level, events, projected_bytes})); else V(null).
+        from_level, to_level, events, projected_bytes})); else V(null). Sizes at the same level are the events'
+        own; at a lower level the event's minus the bodies it would lose; at a higher level (the log holds no
+        body) the mean size of events logged at that level for the same resource, verb and stage in these files,
+        else the event's size times 1 + 1 (request body of create, update, patch at ResponseComplete) + 2
+        (response body at RequestResponse, ResponseComplete).
       type: dict
     warnings:
       description: Sentences about what could not be read.
