@@ -90,13 +90,12 @@ notes:
     RequestResponse). At a higher level the log holds no body: the size is the mean size of events logged at that
     level for the same resource, verb and stage in these files; without such events it is the event's own size
     times 1 + 1 for a request body (C(create), C(update), C(patch) at stage ResponseComplete) + 2 for a response
-    body (RequestResponse at ResponseComplete), a rough figure counted in RV(report.projection.estimated_events).
+    body (RequestResponse at ResponseComplete), a rough figure counted in C(report.projection.estimated_events).
   - Stages the policy in effect omits are not in the log and cannot be projected.
   - Bytes are the events' own, uncompressed, which is what C(--audit-log-maxsize) counts (lumberjack counts the
     bytes it writes, before compressing a backup).
 seealso:
   - module: k0rdent.audit.k0s_host_info
-  - role: k0rdent.audit.k0s_audit
 """
 
 EXAMPLES = r"""
