@@ -29,7 +29,9 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import compile_policy
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_schema import POLICY_SCHEMA
 
 __all__ = [
     "BODY_FACTORS",
@@ -268,12 +270,33 @@ def named_policy(
 # The report
 
 
-class _Policy:
-    def __init__(self, option: str, policy: Mapping, names: t.Optional[t.Sequence[str]]) -> None:
+def _compile(option: str, policy: t.Any) -> t.Any:
+    """The policy engine's compiled policy. jsonschema, which the engine's full validation needs, is a dependency
+    of the Ansible controller, not of a managed host: without it the policy is checked with the engine's own
+    schema-derived fast check only (k0rdent.audit.report has validated it fully on the controller) and compiled
+    rule by rule as :class:`CompiledPolicy` does."""
+    if _audit_policy.HAS_JSONSCHEMA:
         try:
-            self.compiled = compile_policy(policy)
+            return compile_policy(policy)
         except ValueError as exc:
             raise ReportError(f"{option}: {exc}") from exc
+    check = _audit_policy._fast_check(POLICY_SCHEMA, POLICY_SCHEMA["$defs"])
+    plain = _audit_policy._plain(policy) if isinstance(policy, Mapping) else policy
+    if not isinstance(plain, Mapping) or not check(plain):
+        raise ReportError(
+            f"{option}: is not a valid audit.k8s.io/v1 Policy; run the k0rdent.audit.audit_policy_errors filter on"
+            " the Ansible controller (which has jsonschema) for the exact problem."
+        )
+    compiled = _audit_policy.CompiledPolicy.__new__(_audit_policy.CompiledPolicy)
+    omit = frozenset(plain.get("omitStages") or ())
+    compiled.omit_stages = tuple(sorted(omit))
+    compiled.rules = tuple(_audit_policy._Rule(index, rule, omit) for index, rule in enumerate(plain["rules"]))
+    return compiled
+
+
+class _Policy:
+    def __init__(self, option: str, policy: Mapping, names: t.Optional[t.Sequence[str]]) -> None:
+        self.compiled = _compile(option, policy)
         count = len(self.compiled.rules)
         if names is not None and len(names) != count:
             raise ReportError(

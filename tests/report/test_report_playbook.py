@@ -66,7 +66,7 @@ def _digest(directory: Path) -> dict:
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(directory.iterdir())}
 
 
-def _playbook(tmp_path, variables: dict, *options: str) -> str:
+def _playbook(tmp_path, variables: dict, *options: str, ok: bool = True) -> str:
     inventory = tmp_path / "inventory.ini"
     inventory.write_text(
         f"[k0s_controllers]\nnode-1 ansible_connection=local ansible_python_interpreter={sys.executable}\n"
@@ -101,8 +101,8 @@ def _playbook(tmp_path, variables: dict, *options: str) -> str:
         check=False,
         timeout=180,
     )
-    assert process.returncode == 0, process.stdout + process.stderr
-    return process.stdout
+    assert (process.returncode == 0) is ok, process.stdout + process.stderr
+    return process.stdout + process.stderr
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +247,19 @@ def test_the_page_rendered_by_chromium_shows_the_json_figures(tmp_path, logs, ca
     for row in report["top_rules"]:
         assert re.search(rf'data-name="{re.escape(row["rule"])}"[^>]*>{row["bytes"]} B, {row["events"]} events<', dom)
     assert dom.count("<svg") >= 6
+
+
+def test_a_bad_candidate_file_is_one_sentence_naming_it_and_nothing_is_written(tmp_path, logs):
+    directory, _expected = logs
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - name: loud\n    level: Loud\n")
+    out_dir = tmp_path / "report"
+    variables = {
+        "k0s_audit_log_path": str(directory / "audit.log"),
+        "k0s_audit_report_dir": str(out_dir),
+        "k0s_audit_report_live_flags": False,
+        "k0s_audit_report_candidate_policy": str(bad),
+    }
+    output = _playbook(tmp_path, variables, ok=False)
+    assert f"{bad}: rules[0].level" in output
+    assert not out_dir.exists()

@@ -481,3 +481,16 @@ def test_streaming_keeps_memory_bounded_on_a_50_mb_log(tmp_path):
         tracemalloc.stop()
     assert result["events"] == count and result["bytes"] == written
     assert peak < 4 * MIB, f"peak {peak} bytes while reading {written} bytes"
+
+
+def test_without_jsonschema_on_the_host_the_fast_check_and_the_engine_matcher_still_work(tmp_path, monkeypatch):
+    from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
+
+    write(tmp_path / "audit.log", [event(seconds=0, resource="secrets"), event(seconds=5, resource="pods")])
+    files = find_log_files(str(tmp_path / "audit.log"))
+    with_schema = run(files)
+    monkeypatch.setattr(_audit_policy, "HAS_JSONSCHEMA", False)
+    without = run(files)
+    assert without["top_rules"] == with_schema["top_rules"] and without["events"] == 2
+    with pytest.raises(ReportError, match=r"^policy: is not a valid audit.k8s.io/v1 Policy; run the"):
+        LogReport({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Loud"}]})
