@@ -82,7 +82,7 @@ for stage in "${stages[@]}"; do
     # warning and collection machinery.
     modules=tests/unit/plugins/modules
     timed "pytest (unit and integration)" pytest -q -p no:cacheprovider --junitxml="$results/unit.xml" \
-      tests/unit tests/integration --ignore="$modules"
+      tests/unit tests/integration tests/testbed tests/ee --ignore="$modules" --ignore=tests/integration/targets
     count_junit "pytest" "$results/unit.xml" $?
     timed "pytest (modules)" pytest -q -p no:cacheprovider --junitxml="$results/modules.xml" "$modules"
     count_junit "pytest modules" "$results/modules.xml" $?

@@ -20,6 +20,15 @@ description:
     sizes, modes, formats, versions).
   - Flags that do not start with C(audit) are passed over. Warnings (deprecated or ignored flags) come from
     P(k0rdent.audit.audit_flag_warnings#filter).
+seealso:
+  - plugin: k0rdent.audit.audit_flag_warnings
+    plugin_type: filter
+    description: What kube-apiserver accepts but has deprecated or ignores.
+  - plugin: k0rdent.audit.audit_flag_strings
+    plugin_type: filter
+    description: The flags spelled as k0s.yaml holds them.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description: 'The flags of C(k0s_audit_extra_args) (or any C(spec.api.extraArgs) mapping), without leading dashes,

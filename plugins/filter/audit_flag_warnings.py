@@ -13,6 +13,15 @@ description:
   - Reports a deprecated flag kube-apiserver still registers (C(audit-webhook-batch-initial-backoff)), options of a
     backend that is off (no C(audit-log-path) or C(audit-webhook-config-file)), batch options when the backend's
     mode is not C(batch), and truncate sizes while truncation is not enabled.
+seealso:
+  - plugin: k0rdent.audit.audit_flag_errors
+    plugin_type: filter
+    description: What kube-apiserver would refuse.
+  - plugin: k0rdent.audit.audit_flag_strings
+    plugin_type: filter
+    description: The flags spelled as k0s.yaml holds them.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description: 'The flags of C(k0s_audit_extra_args) (or any C(spec.api.extraArgs) mapping), without leading dashes,

@@ -18,6 +18,20 @@ description:
     as kube-apiserver's request parsing gives it; a C(list) or C(watch) naming it by C(fieldSelector) is not.
   - The policy is validated and compiled once and cached by content, so calling this in a loop is cheap.
 positional: event
+requirements:
+  - jsonschema >= 4.0.0 on the Ansible controller
+seealso:
+  - plugin: k0rdent.audit.merge_audit_rules
+    plugin_type: filter
+    description: Builds the rules of the policy.
+  - plugin: k0rdent.audit.audit_policy_errors
+    plugin_type: filter
+    description: Validates the policy against the audit.k8s.io/v1 rules.
+  - plugin: k0rdent.audit.audit_policy_findings
+    plugin_type: filter
+    description: Reports shadowed rules and CIS 3.2.2 gaps.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description: The policy, a mapping with C(apiVersion), C(kind) and C(rules). It must be valid.

@@ -19,6 +19,20 @@ description:
     by the API server, so the rule matches more than intended; the message suggests the nearest valid name.
     Wrong types, such as a string where a list is expected, are reported too.
   - Needs the C(jsonschema) Python library on the controller.
+requirements:
+  - jsonschema >= 4.0.0 on the Ansible controller
+seealso:
+  - plugin: k0rdent.audit.merge_audit_rules
+    plugin_type: filter
+    description: Builds the rules of the policy.
+  - plugin: k0rdent.audit.audit_level
+    plugin_type: filter
+    description: Tells which level and rule the policy gives a request.
+  - plugin: k0rdent.audit.audit_policy_findings
+    plugin_type: filter
+    description: Reports shadowed rules and CIS 3.2.2 gaps.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description: The policy, a mapping with C(apiVersion), C(kind) and C(rules).

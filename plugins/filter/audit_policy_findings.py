@@ -20,6 +20,20 @@ description:
   - Category V(advice), code V(empty-resource-name) - C(resourceNames) holds V(""), which kube-apiserver accepts and
     matches only against requests without an object name (a create, or a list or watch without
     C(fieldSelector=metadata.name=...)).
+requirements:
+  - jsonschema >= 4.0.0 on the Ansible controller
+seealso:
+  - plugin: k0rdent.audit.merge_audit_rules
+    plugin_type: filter
+    description: Builds the rules of the policy.
+  - plugin: k0rdent.audit.audit_policy_errors
+    plugin_type: filter
+    description: Validates the policy against the audit.k8s.io/v1 rules.
+  - plugin: k0rdent.audit.audit_level
+    plugin_type: filter
+    description: Tells which level and rule the policy gives a request.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description: The policy, a mapping with C(apiVersion), C(kind) and C(rules). It must be valid.

@@ -9,7 +9,7 @@ short_description: Merge a named baseline of audit policy rules with your own ru
 version_added: 0.1.0
 author: k0rdent.audit maintainers
 description:
-  - Builds the O(rules) list of an C(audit.k8s.io/v1) Policy from a baseline rule list (each rule with a stable
+  - Builds the C(rules) list of an C(audit.k8s.io/v1) Policy from a baseline rule list (each rule with a stable
     C(name)) and your additions, and validates every input rule the way kube-apiserver would.
   - "Output order: O(prepend), the baseline rules not named in O(exclude) up to (not including) the baseline's
     trailing catch-all rules, O(append), then those catch-all rules. A catch-all rule has none of C(users),
@@ -22,6 +22,20 @@ description:
   - >-
     Fails with one message listing every problem, each naming the input and list index, for example
     C(prepend[1].resources[0].group: "Apps" is not a lowercase DNS subdomain).
+requirements:
+  - jsonschema >= 4.0.0 on the Ansible controller
+seealso:
+  - plugin: k0rdent.audit.audit_policy_errors
+    plugin_type: filter
+    description: Validates the policy against the audit.k8s.io/v1 rules.
+  - plugin: k0rdent.audit.audit_level
+    plugin_type: filter
+    description: Tells which level and rule the policy gives a request.
+  - plugin: k0rdent.audit.audit_policy_findings
+    plugin_type: filter
+    description: Reports shadowed rules and CIS 3.2.2 gaps.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that uses it in its preflight.
 options:
   _input:
     description:
@@ -77,7 +91,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The merged rules, ready to be the O(rules) of an C(audit.k8s.io/v1) Policy.
+  description: The merged rules, ready to be the C(rules) of an C(audit.k8s.io/v1) Policy.
   type: list
   elements: dict
 """

@@ -107,6 +107,15 @@ notes:
     warning, because k0s will refuse the file until they are quoted.
   - The new content is validated before it replaces the file; a failing validation leaves the file untouched.
 seealso:
+  - module: k0rdent.audit.k0s_host_info
+    description: Reads which config file the controller reads, and the account kube-apiserver runs as.
+  - module: k0rdent.audit.k0s_controller_ready
+    description: Waits for the controller after the restart that makes the flags take effect.
+  - plugin: k0rdent.audit.audit_flag_strings
+    plugin_type: filter
+    description: The values as this module writes them.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that runs this module.
   - module: k0rdent.audit.k0sctl_config
     description: The same flags in the C(spec.k0s.config) of a k0sctl.yaml, which k0sctl writes to every controller.
   - name: k0s configuration options

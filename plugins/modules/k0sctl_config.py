@@ -83,6 +83,15 @@ notes:
   - Run C(k0sctl apply) afterwards to roll the change out; k0sctl restarts k0s on each controller whose k0s.yaml
     changed.
 seealso:
+  - module: k0rdent.audit.k0s_host_info
+    description: Reads which config file the controller reads, and the account kube-apiserver runs as.
+  - module: k0rdent.audit.k0s_controller_ready
+    description: Waits for the controller after the restart that makes the flags take effect.
+  - plugin: k0rdent.audit.audit_flag_strings
+    plugin_type: filter
+    description: The values as this module writes them.
+  - ref: ansible_collections.k0rdent.audit.k0s_audit_role
+    description: The role that runs this module.
   - module: k0rdent.audit.k0s_config
     description: The same flags in the k0s.yaml of one controller.
   - name: k0sctl configuration
