@@ -66,3 +66,13 @@ def test_the_api_server_was_started_with_the_audit_flags(host):
     args = json.loads(line.split("args=", 1)[1])
     assert "--audit-policy-file=/etc/k0s/audit-policy.yaml" in args
     assert "--audit-log-path=/var/log/k0s/audit.log" in args
+
+
+def test_hosts_with_other_policy_variables_get_their_own_policy():
+    import os
+
+    runner = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
+    policies = {name: runner.get_host(name).file("/etc/k0s/audit-policy.yaml").content_string for name in HOSTS}
+    assert policies["k0s-audit-cp1"] == policies["k0s-audit-cp2"]
+    assert "system:test-only-cp3" in policies["k0s-audit-cp3"]
+    assert "system:test-only-cp3" not in policies["k0s-audit-cp1"]
