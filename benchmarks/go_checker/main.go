@@ -14,15 +14,18 @@
 //
 // Ours: reading the requests from JSON lines and the timing loop. Only the loop over EvaluatePolicyRule is timed.
 //
-//	go-checker-bench -policy POLICY.yaml -requests REQUESTS.jsonl [-repeat 7] [-levels LEVELS.txt]
+//	go-checker-bench -policy POLICY.yaml -requests REQUESTS.jsonl [-repeat 7] [-min-seconds 0.2] [-levels LEVELS.txt]
 //
 // Each line of REQUESTS.jsonl is one object with the fields of AttributesRecord that the checker reads:
 //
 //	{"user": {"name": "...", "groups": ["..."]} or null, "verb": "...", "namespace": "...", "apiGroup": "...",
 //	 "resource": "...", "subresource": "...", "name": "...", "path": "...", "resourceRequest": true}
 //
-// It prints one JSON object: requests, rules, repeat, median_seconds, requests_per_second and the count per
-// level; -levels writes the level of each request, one a line, in input order.
+// A first, untimed pass warms up; each of the -repeat timed passes goes over the list as many times as it takes to
+// last -min-seconds (a pass over a short list is too short to time). It prints one JSON object: requests, rules,
+// repeat, rounds (times over the list per pass), median_seconds (of one time over the list),
+// requests_per_second and the count per level; -levels writes the level of each request, one a line, in input
+// order.
 package main
 
 import (
@@ -31,6 +34,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"time"
@@ -62,6 +66,7 @@ type summary struct {
 	Requests          int            `json:"requests"`
 	Rules             int            `json:"rules"`
 	Repeat            int            `json:"repeat"`
+	Rounds            int            `json:"rounds"`
 	MedianSeconds     float64        `json:"median_seconds"`
 	RequestsPerSecond float64        `json:"requests_per_second"`
 	Levels            map[string]int `json:"levels"`
@@ -121,6 +126,7 @@ func main() {
 	policyPath := flag.String("policy", "", "audit.k8s.io/v1 Policy file (YAML or JSON)")
 	requestsPath := flag.String("requests", "", "JSON-lines file of requests")
 	repeat := flag.Int("repeat", 7, "timed passes over the requests; the median is reported")
+	minSeconds := flag.Float64("min-seconds", 0.2, "shortest timed pass; short lists are gone over several times")
 	levelsPath := flag.String("levels", "", "file to write each request's level to, one a line")
 	flag.Parse()
 	if *policyPath == "" || *requestsPath == "" {
@@ -139,13 +145,24 @@ func main() {
 	attrs := readRequests(*requestsPath)
 
 	levels := make([]audit.Level, len(attrs))
-	durations := make([]float64, 0, *repeat)
-	for pass := 0; pass < *repeat; pass++ {
-		start := time.Now()
+	evaluate := func() {
 		for i, attr := range attrs {
 			levels[i] = evaluator.EvaluatePolicyRule(attr).Level
 		}
-		durations = append(durations, time.Since(start).Seconds())
+	}
+	start := time.Now()
+	evaluate() // warm-up, and the time of one round
+	rounds := 1
+	if once := time.Since(start).Seconds(); once > 0 && once < *minSeconds {
+		rounds = int(math.Ceil(*minSeconds / once))
+	}
+	durations := make([]float64, 0, *repeat)
+	for pass := 0; pass < *repeat; pass++ {
+		start := time.Now()
+		for round := 0; round < rounds; round++ {
+			evaluate()
+		}
+		durations = append(durations, time.Since(start).Seconds()/float64(rounds))
 	}
 	sort.Float64s(durations)
 	median := durations[len(durations)/2]
@@ -171,6 +188,7 @@ func main() {
 		Requests:          len(attrs),
 		Rules:             rules,
 		Repeat:            *repeat,
+		Rounds:            rounds,
 		MedianSeconds:     median,
 		RequestsPerSecond: float64(len(attrs)) / median,
 		Levels:            counts,
