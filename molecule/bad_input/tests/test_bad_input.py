@@ -51,7 +51,7 @@ CONFIGS = {
 CASES = {
     "controller down before the run": (
         {},
-        "k0scontroller on k0s-audit-bad is failed before the role changed anything",
+        "k0scontroller on k0s-audit-bad_input is failed before the role changed anything",
     ),
     "k0s.yaml not a mapping": ({}, "/etc/k0s/k0s.yaml"),
     "operator's own audit flags": (
@@ -61,7 +61,7 @@ CASES = {
     "audit flags in rawArgs": ({}, "remove those entries from rawArgs"),
     "config path disagrees with the unit": (
         {"k0s_audit_config_path": "/etc/k0s/not-a-mapping.yaml"},
-        "but k0scontroller on k0s-audit-bad reads /etc/k0s/k0s.yaml",
+        "but k0scontroller on k0s-audit-bad_input reads /etc/k0s/k0s.yaml",
     ),
     "--tags that skip the policy": (
         {"__k0s_test_args": ["--tags", "k0s_audit_config"]},
