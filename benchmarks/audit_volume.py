@@ -1310,8 +1310,8 @@ def rule_omits_managed_fields(policy: dict, rule_index: Optional[int]) -> bool:
     return policy_level if value is None else bool(value)
 
 
-def estimate(engine: Any, policy: dict, kinds: list[Kind], timing_rounds: int) -> Estimate:
-    compiled = engine.compile_policy(policy)
+def estimate(compile_policy: Any, policy: dict, kinds: list[Kind], timing_rounds: int) -> Estimate:
+    compiled = compile_policy(policy)
     sizes: dict[tuple[int, str, str, bool], int] = {}
     total_events = total_bytes = 0.0
     by_kind: dict[str, float] = {}
@@ -1367,20 +1367,22 @@ def main() -> int:
         parser.error("need at least 1 controller and 1 timing round, and no negative counts")
 
     sys.path.insert(0, str(collections_root()))
-    from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy as engine
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import compile_valid_policy
 
     role_vars = REPO / "roles" / "k0s_audit" / "vars" / "main"
     baseline_rules = yaml.safe_load((role_vars / "baseline.yml").read_text())["_k0s_audit_baseline_rules"]
     profiles = yaml.safe_load((role_vars / "internal.yml").read_text())["_k0s_audit_profiles"]
     header = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy"}
-    baseline = {**header, "rules": engine.merge_rules(baseline_rules)}
+    baseline = {**header, "rules": merge_rules(baseline_rules)}
     rule_names = [rule["name"] for rule in baseline_rules]  # merge_rules keeps the order; nothing added or dropped
     policies = {
         "(a) all Metadata": {**header, "rules": [{"level": "Metadata"}]},
         "(b) k0rdent baseline": baseline,
         "(c) baseline + omitManagedFields": {**baseline, "omitManagedFields": True},
     }
-    cis_findings = [item for item in engine.policy_findings(baseline) if item["category"] == "cis"]
+    cis_findings = [item for item in policy_findings(baseline) if item["category"] == "cis"]
 
     kinds = request_mix(options.controllers, options.workers, options.controller_kubelets, options.child_clusters)
     nodes = options.workers + (options.controllers if options.controller_kubelets else 0)
@@ -1390,10 +1392,12 @@ def main() -> int:
         f"{sum(kind.per_hour for kind in kinds):,.0f} requests/h"
     )
     started = time.perf_counter()
-    results = {name: estimate(engine, policy, kinds, options.timing_rounds) for name, policy in policies.items()}
+    results = {
+        name: estimate(compile_valid_policy, policy, kinds, options.timing_rounds) for name, policy in policies.items()
+    }
     engine_seconds = time.perf_counter() - started
 
-    compiled_base = engine.compile_policy(baseline)
+    compiled_base = compile_valid_policy(baseline)
     width = max(len(kind.label) for kind in kinds)
     print("\nRequest mix: bytes of one ResponseComplete event per level (compact JSON + newline); LR: long-running")
     columns = f"{'req/h':>8} LR {'Metadata':>8} {'Request':>8} {'ReqResp':>8}  baseline: level (rule)"

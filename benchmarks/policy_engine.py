@@ -141,7 +141,11 @@ def main() -> int:
 
     sys.path.insert(0, str(collections_root()))
     from ansible_collections.k0rdent.audit.plugins.filter.audit_level import FilterModule
-    from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy as engine
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import (
+        compile_valid_policy,
+        policy_errors,
+    )
 
     baseline = yaml.safe_load((REPO / "roles/k0s_audit/vars/main/baseline.yml").read_text())[
         "_k0s_audit_baseline_rules"
@@ -149,11 +153,11 @@ def main() -> int:
     extra = additions(500)
 
     def merge_and_validate() -> dict:
-        rules = engine.merge_rules(
+        rules = merge_rules(
             baseline, prepend=extra[:250], append=extra[250:], extra_api_groups=["cert-manager.io", "kyverno.io"]
         )
         policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": rules}
-        errors = engine.policy_errors(policy)
+        errors = policy_errors(policy)
         if errors:
             raise SystemExit(f"the benchmark policy is invalid: {errors[:3]}")
         return policy
@@ -174,9 +178,9 @@ def main() -> int:
     )
 
     events = event_stream(options.events)
-    base_policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": engine.merge_rules(baseline)}
-    base_compiled = engine.compile_policy(base_policy)
-    big_compiled = engine.compile_policy(big_policy)
+    base_policy = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": merge_rules(baseline)}
+    base_compiled = compile_valid_policy(base_policy)
+    big_compiled = compile_valid_policy(big_policy)
     audit_level = FilterModule().filters()["audit_level"]
     rates = {
         f"baseline ({len(base_policy['rules'])} rules), CompiledPolicy.evaluate": throughput(

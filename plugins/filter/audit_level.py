@@ -80,7 +80,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, evaluate
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate
 
 
 def audit_level(_input, event):

@@ -66,7 +66,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, policy_errors
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import policy_errors
 
 
 def audit_policy_errors(_input, kubernetes_version=None):

@@ -75,7 +75,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, policy_findings
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 
 
 def audit_policy_findings(_input):

@@ -98,7 +98,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, merge_rules
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
 
 
 def merge_audit_rules(

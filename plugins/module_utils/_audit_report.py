@@ -29,9 +29,8 @@ import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import compile_policy
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_schema import POLICY_SCHEMA
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import compile_policy
 
 __all__ = [
     "BODY_FACTORS",
@@ -271,27 +270,12 @@ def named_policy(
 
 
 def _compile(option: str, policy: t.Any) -> t.Any:
-    """The policy engine's compiled policy. jsonschema, which the engine's full validation needs, is a dependency
-    of the Ansible controller, not of a managed host: without it the policy is checked with the engine's own
-    schema-derived fast check only (k0rdent.audit.report has validated it fully on the controller) and compiled
-    rule by rule as :class:`CompiledPolicy` does."""
-    if _audit_policy.HAS_JSONSCHEMA:
-        try:
-            return compile_policy(policy)
-        except ValueError as exc:
-            raise ReportError(f"{option}: {exc}") from exc
-    check = _audit_policy._fast_check(POLICY_SCHEMA, POLICY_SCHEMA["$defs"])
-    plain = _audit_policy._plain(policy) if isinstance(policy, Mapping) else policy
-    if not isinstance(plain, Mapping) or not check(plain):
-        raise ReportError(
-            f"{option}: is not a valid audit.k8s.io/v1 Policy; run the k0rdent.audit.audit_policy_errors filter on"
-            " the Ansible controller (which has jsonschema) for the exact problem."
-        )
-    compiled = _audit_policy.CompiledPolicy.__new__(_audit_policy.CompiledPolicy)
-    omit = frozenset(plain.get("omitStages") or ())
-    compiled.omit_stages = tuple(sorted(omit))
-    compiled.rules = tuple(_audit_policy._Rule(index, rule, omit) for index, rule in enumerate(plain["rules"]))
-    return compiled
+    """The policy engine's matcher. Hosts need no jsonschema: k0rdent.audit.report validates the policies fully on
+    the Ansible controller, and the matcher checks the shape it reads, naming the first problem."""
+    try:
+        return compile_policy(policy)
+    except AuditPolicyError as exc:
+        raise ReportError(f"{option}: {exc}") from exc
 
 
 class _Policy:

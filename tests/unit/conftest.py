@@ -16,3 +16,8 @@ from collection_root import collections_root
 _ROOT = str(collections_root())
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+
+# tests/unit itself, for the helpers the test files share (audit_policy_helpers).
+_UNIT = str(Path(__file__).resolve().parent)
+if _UNIT not in sys.path:
+    sys.path.insert(0, _UNIT)

@@ -24,7 +24,7 @@ from _audit_requests import Request, send, wait_for_ids
 from tests.collection_root import collections_root
 
 sys.path.insert(0, str(collections_root()))
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import evaluate
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate
 
 LOG = "/var/log/k0s/audit.log"
 POLICY = "/etc/k0s/audit-policy.yaml"

@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.k0rdent.audit.plugins.filter.audit_level import FilterModule
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_validate
 
 audit_level = FilterModule().filters()["audit_level"]
 POLICY = {
@@ -45,10 +45,10 @@ def test_non_resource_event_and_no_match():
 
 
 def test_compiled_policy_is_cached_by_content(monkeypatch):
-    _audit_policy._CACHE.clear()
+    _audit_policy_validate._CACHE.clear()
     calls = []
-    real = _audit_policy.compile_policy
-    monkeypatch.setattr(_audit_policy, "compile_policy", lambda policy: calls.append(1) or real(policy))
+    real = _audit_policy_validate.compile_valid_policy
+    monkeypatch.setattr(_audit_policy_validate, "compile_valid_policy", lambda policy: calls.append(1) or real(policy))
     for _unused in range(5):
         audit_level(dict(POLICY), {"verb": "get", "requestURI": "/metrics"})
     assert len(calls) == 1
@@ -58,10 +58,10 @@ def test_compiled_policy_is_cached_by_content(monkeypatch):
 
 
 def test_cache_is_bounded():
-    _audit_policy._CACHE.clear()
-    for index in range(_audit_policy._CACHE_SIZE + 5):
+    _audit_policy_validate._CACHE.clear()
+    for index in range(_audit_policy_validate._CACHE_SIZE + 5):
         audit_level({**POLICY, "metadata": {"name": str(index)}}, {})
-    assert len(_audit_policy._CACHE) == _audit_policy._CACHE_SIZE
+    assert len(_audit_policy_validate._CACHE) == _audit_policy_validate._CACHE_SIZE
 
 
 def test_invalid_policy_raises_filter_error():
@@ -80,18 +80,18 @@ def test_non_mapping_event_raises_filter_error():
 def test_cache_works_for_mapping_subclasses_too():
     from collections import OrderedDict
 
-    _audit_policy._CACHE.clear()
+    _audit_policy_validate._CACHE.clear()
     tagged = OrderedDict(POLICY)
     for _unused in range(3):
         assert audit_level(tagged, {"verb": "get", "requestURI": "/metrics"})["rule_index"] is None
-    assert len(_audit_policy._CACHE) == 1
+    assert len(_audit_policy_validate._CACHE) == 1
 
 
 def test_uncacheable_policy_still_evaluates():
-    _audit_policy._CACHE.clear()
+    _audit_policy_validate._CACHE.clear()
     from collections import OrderedDict
 
     # A mapping subclass (no marshal) with a key json cannot write.
     odd = OrderedDict(POLICY, metadata={("not", "a", "string"): 1})
     assert audit_level(odd, {"verb": "get", "requestURI": "/healthz"})["rule_index"] == 0
-    assert len(_audit_policy._CACHE) == 0
+    assert len(_audit_policy_validate._CACHE) == 0

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from audit_policy_helpers import policy
 
 from ansible_collections.k0rdent.audit.plugins.filter.audit_policy_errors import FilterModule
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_validate
 
 audit_policy_errors = FilterModule().filters()["audit_policy_errors"]
-
-
-def policy(*rules):
-    return {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": list(rules)}
 
 
 def test_registered_name():
@@ -51,8 +48,8 @@ def test_bad_kubernetes_version_raises():
 
 
 def test_missing_jsonschema_raises_one_sentence(monkeypatch):
-    monkeypatch.setattr(_audit_policy, "HAS_JSONSCHEMA", False)
-    monkeypatch.setattr(_audit_policy, "_VALIDATORS", {})
+    monkeypatch.setattr(_audit_policy_validate, "HAS_JSONSCHEMA", False)
+    monkeypatch.setattr(_audit_policy_validate, "_VALIDATORS", {})
     with pytest.raises(AnsibleFilterError) as info:
         audit_policy_errors(policy({"level": "None"}))
     assert info.value.message == (

@@ -4,15 +4,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
+from audit_policy_helpers import seed_policy
 
 from ansible_collections.k0rdent.audit.plugins.filter.audit_policy_findings import FilterModule
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 audit_policy_findings = FilterModule().filters()["audit_policy_findings"]
 
 
@@ -21,7 +18,7 @@ def test_registered_name():
 
 
 def test_seed_baseline_has_no_findings():
-    assert audit_policy_findings(yaml.safe_load((FIXTURES / "seed_baseline_policy.yaml").read_text())) == []
+    assert audit_policy_findings(seed_policy()) == []
 
 
 def test_findings():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from audit_policy_helpers import seed_policy
 
 from ansible_collections.k0rdent.audit.plugins.filter.merge_audit_rules import FilterModule
 
@@ -26,7 +27,7 @@ def test_registered_name():
 
 
 def test_baseline_alone_is_the_seed(baseline):
-    seed = yaml.safe_load((REPO / "tests/unit/fixtures/seed_baseline_policy.yaml").read_text())["rules"]
+    seed = seed_policy()["rules"]
     assert merge_audit_rules(baseline) == seed
 
 

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_report as report_mod
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import merge_rules
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import (
     MIB,
     LogReport,
@@ -25,6 +24,7 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import
     retention,
     rule_names,
 )
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
 
 BASELINE = Path(__file__).resolve().parents[4] / "roles/k0s_audit/vars/main/baseline.yml"
 START = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
@@ -483,14 +483,24 @@ def test_streaming_keeps_memory_bounded_on_a_50_mb_log(tmp_path):
     assert peak < 4 * MIB, f"peak {peak} bytes while reading {written} bytes"
 
 
-def test_without_jsonschema_on_the_host_the_fast_check_and_the_engine_matcher_still_work(tmp_path, monkeypatch):
-    from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
+def test_the_host_side_needs_no_jsonschema_and_names_the_first_problem_of_a_bad_policy(tmp_path, monkeypatch):
+    import importlib
+    import sys
 
     write(tmp_path / "audit.log", [event(seconds=0, resource="secrets"), event(seconds=5, resource="pods")])
     files = find_log_files(str(tmp_path / "audit.log"))
     with_schema = run(files)
-    monkeypatch.setattr(_audit_policy, "HAS_JSONSCHEMA", False)
-    without = run(files)
-    assert without["top_rules"] == with_schema["top_rules"] and without["events"] == 2
-    with pytest.raises(ReportError, match=r"^policy: is not a valid audit.k8s.io/v1 Policy; run the"):
-        LogReport({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Loud"}]})
+    prefix = "ansible_collections.k0rdent.audit.plugins.module_utils."
+    for name in [name for name in sys.modules if name.startswith(prefix)]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "jsonschema", None)  # import jsonschema now raises ImportError
+    report = importlib.import_module(prefix + "_audit_report")
+    without = report.LogReport(POLICY, NAMES)
+    without.read_files(files)
+    assert without.result()["top_rules"] == with_schema["top_rules"] and without.result()["events"] == 2
+    expected = (
+        r"^policy: The audit policy is not valid: rules\[0\]\.level: must be one of None, Metadata, Request, "
+        r'RequestResponse, not the string "Loud" \(the k0rdent\.audit\.audit_policy_errors filter'
+    )
+    with pytest.raises(report.ReportError, match=expected):
+        report.LogReport({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Loud"}]})

@@ -1,14 +1,17 @@
 # Copyright (c) k0rdent.audit contributors
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
 
-"""JSON Schema (Draft 2020-12) for the STRUCTURE of an audit.k8s.io/v1 Policy.
+"""PRIVATE to the k0rdent.audit collection: the names in ``__all__`` may change without notice.
 
-The schema says which fields exist, their types, which are required and which values an enum field takes. Rules
-the schema cannot express well (group names, non-resource URL syntax, field combinations, Kubernetes versions) live
-in ``_audit_policy.py``.
+Responsible for: the JSON Schema (Draft 2020-12) of the STRUCTURE of an audit.k8s.io/v1 Policy: which fields exist
+(k8s.io/apiserver pkg/apis/audit/v1/types.go), their types, which are required and which values an enum field
+takes. Rules the schema cannot express well (group names, non-resource URL syntax, field combinations, Kubernetes
+versions) live in ``_audit_policy_validate.py``.
 
 Optional lists and booleans accept ``null`` because kube-apiserver decodes ``users:`` with no value as an empty
 list; list items must be strings.
+
+May import: ``plugins/module_utils/_audit_policy_common`` and the Python standard library. Controller only.
 """
 
 from __future__ import annotations
@@ -16,32 +19,9 @@ from __future__ import annotations
 import copy
 import typing as t
 
-__all__ = (
-    "AUDIT_LEVELS",
-    "AUDIT_STAGES",
-    "GROUP_RESOURCES_FIELDS",
-    "POLICY_FIELDS",
-    "POLICY_SCHEMA",
-    "RULE_FIELDS",
-    "rule_schema",
-)
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AUDIT_LEVELS, AUDIT_STAGES
 
-AUDIT_LEVELS: tuple[str, ...] = ("None", "Metadata", "Request", "RequestResponse")
-AUDIT_STAGES: tuple[str, ...] = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
-
-POLICY_FIELDS: tuple[str, ...] = ("apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields")
-RULE_FIELDS: tuple[str, ...] = (
-    "level",
-    "users",
-    "userGroups",
-    "verbs",
-    "resources",
-    "namespaces",
-    "nonResourceURLs",
-    "omitStages",
-    "omitManagedFields",
-)
-GROUP_RESOURCES_FIELDS: tuple[str, ...] = ("group", "resources", "resourceNames")
+__all__ = ("POLICY_SCHEMA", "rule_schema")
 
 _STRING_LIST: dict[str, t.Any] = {"type": ["array", "null"], "items": {"type": "string"}}
 

@@ -4,21 +4,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jsonschema
 import pytest
-import yaml
+from audit_policy_helpers import policy, seed_policy
 
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, policy_errors
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_schema import POLICY_SCHEMA, rule_schema
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-
-
-def policy(*rules, **fields):
-    return {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": list(rules), **fields}
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError, quote
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_validate
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_schema import POLICY_SCHEMA, rule_schema
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import (
+    compile_valid_policy,
+    policy_errors,
+)
 
 
 def errors_of_rule(rule, **kwargs):
@@ -31,7 +27,7 @@ def test_schemas_are_valid_draft_2020_12():
 
 
 def test_seed_baseline_is_valid():
-    seed = yaml.safe_load((FIXTURES / "seed_baseline_policy.yaml").read_text())
+    seed = seed_policy()
     assert policy_errors(seed) == []
 
 
@@ -308,7 +304,7 @@ def test_valid_groups(group):
 def test_invalid_groups(group):
     rules = [{"level": "None"}] * 12 + [{"level": "None", "resources": [{"group": group}]}]
     assert policy_errors(policy(*rules)) == [
-        f"rules[12].resources[0].group: {_audit_policy._quote(group)} is not a lowercase DNS subdomain"
+        f"rules[12].resources[0].group: {quote(group)} is not a lowercase DNS subdomain"
     ]
 
 
@@ -396,8 +392,8 @@ def test_tuples_and_mapping_subclasses_are_accepted():
 
 
 def test_missing_jsonschema_is_one_sentence(monkeypatch):
-    monkeypatch.setattr(_audit_policy, "HAS_JSONSCHEMA", False)
-    monkeypatch.setattr(_audit_policy, "_VALIDATORS", {})
+    monkeypatch.setattr(_audit_policy_validate, "HAS_JSONSCHEMA", False)
+    monkeypatch.setattr(_audit_policy_validate, "_VALIDATORS", {})
     with pytest.raises(AuditPolicyError) as info:
         policy_errors(policy({"level": "None"}))
     assert str(info.value) == (
@@ -411,3 +407,19 @@ def test_input_is_not_modified():
     pol = policy(rule)
     policy_errors(pol)
     assert rule == {"level": "None", "users": ("a",)}
+
+
+def test_compile_valid_policy_reports_every_problem_before_compiling():
+    with pytest.raises(AuditPolicyError) as info:
+        compile_valid_policy(policy({"level": "Loud"}, {"level": "None", "namespace": ["x"]}))
+    assert str(info.value) == (
+        'The audit policy is not valid: rules[0].level: "Loud" is not valid; use one of None, Metadata, Request, '
+        'RequestResponse; rules[1].namespace: unknown field; did you mean "namespaces"?'
+    )
+
+
+def test_compile_valid_policy_refuses_a_non_mapping():
+    with pytest.raises(
+        AuditPolicyError, match=r"^policy: must be a mapping with apiVersion, kind and rules, not a list"
+    ):
+        compile_valid_policy([])

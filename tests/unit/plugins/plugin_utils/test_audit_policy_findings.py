@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
+from audit_policy_helpers import policy, seed_policy
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, policy_findings
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CIS_LOGGED = [
     "cis-3.2.2-pods-exec",
     "cis-3.2.2-pods-portforward",
@@ -21,10 +19,6 @@ CIS_LOGGED = [
     "cis-3.2.2-deployment-changes",
 ]
 CIS_METADATA = ["cis-3.2.2-secrets", "cis-3.2.2-configmaps", "cis-3.2.2-tokenreviews"]
-
-
-def policy(*rules, **fields):
-    return {"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": list(rules), **fields}
 
 
 def shadowed(*rules):
@@ -42,7 +36,7 @@ def cis_codes(*rules, **fields):
 
 
 def test_seed_baseline_has_no_findings():
-    seed = yaml.safe_load((FIXTURES / "seed_baseline_policy.yaml").read_text())
+    seed = seed_policy()
     assert policy_findings(seed) == []
 
 

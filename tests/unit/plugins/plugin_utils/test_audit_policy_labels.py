@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import AuditPolicyError, merge_rules
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
 
 BASELINE = [{"name": "default-metadata", "level": "Metadata"}]
 NAMES = ["k0s_audit_rules_prepend", "k0s_audit_rules_prepend__site", "k0s_audit_rules_prepend__team"]

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from audit_policy_helpers import FIXTURES, seed_policy
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import (
-    AuditPolicyError,
-    merge_rules,
-    policy_errors,
-)
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import policy_errors
 
 REPO = Path(__file__).resolve().parents[4]
-FIXTURES = REPO / "tests" / "unit" / "fixtures"
 BASELINE_FILE = REPO / "roles" / "k0s_audit" / "vars" / "main" / "baseline.yml"
 BASELINE_NAMES = [
     "drop-kube-proxy-watches",
@@ -45,7 +43,7 @@ def baseline():
 
 @pytest.fixture(scope="module")
 def seed_rules():
-    return yaml.safe_load((FIXTURES / "seed_baseline_policy.yaml").read_text())["rules"]
+    return seed_policy()["rules"]
 
 
 def rule(name=None, level="None", **fields):

@@ -11,14 +11,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy import (
-    compile_policy,
-    evaluate,
-    merge_rules,
-    policy_errors,
-    policy_findings,
-)
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import compile_policy
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_validate
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate, policy_errors
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -315,10 +313,23 @@ def mutated_rules(draw):
 @given(st.one_of(json_value, mutated_rules(), policies(mutated_rules())))
 def test_fast_structure_check_agrees_with_jsonschema(document):
     for kind in ("rule", "policy"):
-        fast_check, validator = _audit_policy._validator(kind)
+        fast_check, validator = _audit_policy_validate._validator(kind)
         assert fast_check(document) is validator.is_valid(document)
 
 
 def test_fast_check_refuses_keywords_it_does_not_know():
     with pytest.raises(NotImplementedError, match="pattern"):
-        _audit_policy._fast_check({"type": "string", "pattern": "^a"}, {})
+        _audit_policy_validate._fast_check({"type": "string", "pattern": "^a"}, {})
+
+
+@SETTINGS
+@given(st.one_of(json_value, policies(mutated_rules())), st.lists(events(), max_size=3))
+def test_the_host_matcher_reads_whatever_full_validation_accepts(document, sample):
+    """What the controller validates, the host compiles; what the host compiles, it evaluates without failing."""
+    try:
+        compiled = compile_policy(document)
+    except AuditPolicyError:
+        assert not isinstance(document, dict) or policy_errors(document, kubernetes_version="1.36") != []
+        return
+    for event in sample:
+        assert compiled.evaluate(event)["level"] in ("None", "Metadata", "Request", "RequestResponse")

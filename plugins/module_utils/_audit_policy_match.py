@@ -1,0 +1,339 @@
+# Copyright (c) k0rdent.audit contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+"""PRIVATE to the k0rdent.audit collection: the names in ``__all__`` may change without notice.
+
+Responsible for: matching requests against an audit.k8s.io/v1 policy the way kube-apiserver does
+(k8s.io/apiserver pkg/audit/policy/checker.go, first matching rule wins) with the request attributes kube-apiserver
+derives from a request (pkg/endpoints/request/requestinfo.go): :func:`compile_policy` and
+:meth:`CompiledPolicy.evaluate`. The compiled rules (:class:`CompiledRule`, :class:`GroupResources`) are also what
+the controller's findings reason about.
+
+It checks only the shape it reads (types, levels, stages) and names the first problem; full validation, with
+jsonschema, is the controller's (``plugins/plugin_utils/_audit_policy_validate.py``), so that modules can carry
+this file to hosts that have no jsonschema.
+
+May import: ``_audit_policy_common`` and the Python standard library.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import (
+    AUDIT_LEVELS,
+    AUDIT_STAGES,
+    AuditPolicyError,
+    describe,
+    plain_data,
+    quote,
+)
+
+__all__ = (
+    "RULE_ANY",
+    "RULE_NON_RESOURCE",
+    "RULE_RESOURCE",
+    "CompiledPolicy",
+    "CompiledRule",
+    "GroupResources",
+    "compile_policy",
+)
+
+# What kind of request a rule can match: any (none of resources, namespaces, nonResourceURLs), only resource
+# requests, only non-resource requests (checker.go ruleMatchesRequest / ruleMatchesResource / ruleMatchesNonResource).
+RULE_ANY, RULE_RESOURCE, RULE_NON_RESOURCE = 0, 1, 2
+_STRING_LIST_FIELDS = ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs")
+_FULL_CHECK = "the k0rdent.audit.audit_policy_errors filter lists every problem of a policy"
+
+
+class GroupResources:
+    """One ``resources[]`` entry, pre-split into sets so matching does no string parsing."""
+
+    __slots__ = ("any_parent_subs", "any_resource", "exact", "group", "names", "patterns", "with_subresources")
+
+    def __init__(self, entry: Mapping) -> None:
+        self.group: str = entry.get("group") or ""
+        patterns = entry.get("resources") or []
+        names = entry.get("resourceNames") or []
+        self.patterns: frozenset[str] | None = frozenset(patterns) if patterns else None
+        self.names: frozenset[str] | None = frozenset(names) if names else None
+        self.any_resource = "*" in patterns
+        self.exact = frozenset(patterns)
+        self.any_parent_subs = frozenset(p[2:] for p in patterns if p.startswith("*/"))
+        self.with_subresources = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
+
+    def matches(self, resource: str, subresource: str, combined: str, name: str) -> bool:
+        """checker.go ruleMatchesResource: "*", "resource", "resource/subresource", "resource/*", "*/subresource"."""
+        if self.patterns is None:
+            return True
+        if self.names is not None and name not in self.names:
+            return False
+        return (
+            self.any_resource
+            or combined in self.exact
+            or (bool(subresource) and subresource in self.any_parent_subs)
+            or resource in self.with_subresources
+        )
+
+
+class CompiledRule:
+    """A policy rule compiled for matching (sets, pre-split patterns) and for reasoning (shadowing)."""
+
+    __slots__ = (
+        "any_group",
+        "by_group",
+        "index",
+        "kind",
+        "level",
+        "namespaces",
+        "omit_stages",
+        "resources",
+        "url_any",
+        "url_exact",
+        "url_prefixes",
+        "user_groups",
+        "users",
+        "verbs",
+    )
+
+    def __init__(self, index: int, rule: Mapping, policy_omit: frozenset[str]) -> None:
+        def selector(key: str) -> frozenset[str] | None:
+            values = rule.get(key) or []
+            return frozenset(values) if values else None
+
+        self.index = index
+        self.level: str = rule["level"]
+        self.omit_stages: tuple[str, ...] = tuple(sorted(policy_omit | frozenset(rule.get("omitStages") or ())))
+        self.users = selector("users")
+        self.user_groups = selector("userGroups")
+        self.verbs = selector("verbs")
+        self.namespaces = selector("namespaces")
+        self.resources = [GroupResources(entry) for entry in rule.get("resources") or []]
+        urls = rule.get("nonResourceURLs") or []
+        if self.namespaces is not None or self.resources:
+            self.kind = RULE_RESOURCE
+        elif urls:
+            self.kind = RULE_NON_RESOURCE
+        else:
+            self.kind = RULE_ANY
+        self.by_group: dict[str, list[GroupResources]] = {}
+        self.any_group: list[GroupResources] = []
+        for entry in self.resources:
+            if entry.group == "*":
+                self.any_group.append(entry)
+            else:
+                self.by_group.setdefault(entry.group, []).append(entry)
+        self.url_any = "*" in urls
+        self.url_exact = frozenset(urls)
+        self.url_prefixes = tuple(sorted({url.rstrip("*") for url in urls if url.endswith("*") and url != "*"}))
+
+    def result(self) -> dict[str, t.Any]:
+        return {"level": self.level, "rule_index": self.index, "omit_stages": list(self.omit_stages)}
+
+
+def _string_list_problem(value: t.Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, list):
+        return f"must be a list of strings, not {describe(value)}"
+    for item in value:
+        if not isinstance(item, str):
+            return f"must be a list of strings, but holds {describe(item)}"
+    return ""
+
+
+def _stages_problem(value: t.Any) -> str:
+    problem = _string_list_problem(value)
+    if problem or value is None:
+        return problem
+    for stage in value:
+        if stage not in AUDIT_STAGES:
+            return f"{quote(stage)} is not a stage; use {', '.join(AUDIT_STAGES)}"
+    return ""
+
+
+def _rule_shape_problem(rule: t.Any) -> tuple[str, str]:
+    """``(place within the rule, problem)`` for the first field the matcher could not read, or ``("", "")``."""
+    if not isinstance(rule, Mapping):
+        return "", f"must be a mapping (one audit policy rule), not {describe(rule)}"
+    level = rule.get("level")
+    if level not in AUDIT_LEVELS:
+        return ".level", f"must be one of {', '.join(AUDIT_LEVELS)}, not {describe(level)}"
+    for key in _STRING_LIST_FIELDS:
+        problem = _string_list_problem(rule.get(key))
+        if problem:
+            return "." + key, problem
+    problem = _stages_problem(rule.get("omitStages"))
+    if problem:
+        return ".omitStages", problem
+    entries = rule.get("resources")
+    if entries is None:
+        return "", ""
+    if not isinstance(entries, list):
+        return ".resources", f"must be a list of mappings, not {describe(entries)}"
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            return f".resources[{position}]", f"must be a mapping, not {describe(entry)}"
+        group = entry.get("group")
+        if group is not None and not isinstance(group, str):
+            return f".resources[{position}].group", f"must be a string, not {describe(group)}"
+        for key in ("resources", "resourceNames"):
+            problem = _string_list_problem(entry.get(key))
+            if problem:
+                return f".resources[{position}].{key}", problem
+    return "", ""
+
+
+def _shape_problem(policy: Mapping) -> str:
+    """The first part of ``policy`` the matcher could not read, as ``place: problem``, or ``""``."""
+    if policy.get("apiVersion") != "audit.k8s.io/v1":
+        return f'apiVersion: must be "audit.k8s.io/v1", not {describe(policy.get("apiVersion"))}'
+    if policy.get("kind") != "Policy":
+        return f'kind: must be "Policy", not {describe(policy.get("kind"))}'
+    problem = _stages_problem(policy.get("omitStages"))
+    if problem:
+        return "omitStages: " + problem
+    rules = policy.get("rules")
+    if not isinstance(rules, list) or not rules:
+        # k8s.io/apiserver pkg/apis/audit/validation/validation.go: a policy without rules is refused.
+        return f"rules: must be a non-empty list of rules, not {describe(rules)}"
+    for index, rule in enumerate(rules):
+        place, problem = _rule_shape_problem(rule)
+        if problem:
+            return f"rules[{index}]{place}: {problem}"
+    return ""
+
+
+class CompiledPolicy:
+    """A policy prepared for fast, repeated :meth:`evaluate` calls."""
+
+    __slots__ = ("omit_stages", "rules")
+
+    def __init__(self, policy: Mapping) -> None:
+        """Compile ``policy``; raises :class:`AuditPolicyError` naming the first field the matcher cannot read."""
+        if not isinstance(policy, Mapping):
+            raise AuditPolicyError(
+                f"policy: must be a mapping with apiVersion, kind and rules, not {describe(policy)}."
+            )
+        policy = plain_data(policy)
+        problem = _shape_problem(policy)
+        if problem:
+            raise AuditPolicyError(f"The audit policy is not valid: {problem} ({_FULL_CHECK}).")
+        policy_omit = frozenset(policy.get("omitStages") or ())
+        self.omit_stages: tuple[str, ...] = tuple(sorted(policy_omit))
+        self.rules: tuple[CompiledRule, ...] = tuple(
+            CompiledRule(index, rule, policy_omit) for index, rule in enumerate(policy["rules"])
+        )
+
+    def evaluate(self, event: Mapping) -> dict[str, t.Any]:
+        """Return ``{"level", "rule_index", "omit_stages"}`` for an audit.k8s.io/v1 Event-shaped mapping.
+
+        The first matching rule decides. Without a match the level is ``"None"`` (as in kube-apiserver), the
+        rule_index None and omit_stages the policy's. A request with an ``objectRef`` mapping is a resource
+        request; any other is a non-resource request whose path is ``requestURI`` without its query string,
+        percent-decoded. A missing ``user`` means an unauthenticated request: rules with users or userGroups do
+        not match it. Optional fields may be missing; this never raises on a mapping.
+        """
+        if not isinstance(event, Mapping):
+            raise AuditPolicyError(
+                f"event: must be a mapping shaped like an audit.k8s.io/v1 Event, not {describe(event)}."
+            )
+        user = event.get("user")
+        if isinstance(user, Mapping):
+            username: t.Optional[str] = _text(user.get("username"))
+            raw_groups = user.get("groups")
+            groups: t.Optional[frozenset[str]] = (
+                frozenset(_text(group) for group in raw_groups)
+                if isinstance(raw_groups, (list, tuple))
+                else frozenset()
+            )
+        else:
+            username = None
+            groups = None
+        verb = _text(event.get("verb"))
+        ref = event.get("objectRef")
+        is_resource = isinstance(ref, Mapping)
+        if is_resource:
+            api_group = _text(ref.get("apiGroup"))
+            resource = _text(ref.get("resource"))
+            subresource = _text(ref.get("subresource"))
+            namespace = _text(ref.get("namespace"))
+            name = _text(ref.get("name"))
+            if not namespace and _addresses_own_namespace(api_group, resource, subresource, verb, name):
+                namespace = name
+            combined = resource + "/" + subresource if subresource else resource
+            path = ""
+        else:
+            api_group = resource = subresource = namespace = name = combined = ""
+            path = _text(event.get("requestURI")).split("?", 1)[0]
+            if "%" in path:
+                path = unquote(path)
+
+        for rule in self.rules:
+            if rule.users is not None and (username is None or username not in rule.users):
+                continue
+            if rule.user_groups is not None and (groups is None or rule.user_groups.isdisjoint(groups)):
+                continue
+            if rule.verbs is not None and verb not in rule.verbs:
+                continue
+            kind = rule.kind
+            if kind == RULE_ANY:
+                return rule.result()
+            if kind == RULE_RESOURCE:
+                if not is_resource:
+                    continue
+                if rule.namespaces is not None and namespace not in rule.namespaces:
+                    continue
+                if not rule.resources:
+                    return rule.result()
+                for entry in rule.by_group.get(api_group, ()):
+                    if entry.matches(resource, subresource, combined, name):
+                        return rule.result()
+                for entry in rule.any_group:
+                    if entry.matches(resource, subresource, combined, name):
+                        return rule.result()
+                continue
+            if is_resource:
+                continue
+            if rule.url_any or path in rule.url_exact:
+                return rule.result()
+            for prefix in rule.url_prefixes:
+                if path.startswith(prefix):
+                    return rule.result()
+        return {"level": "None", "rule_index": None, "omit_stages": list(self.omit_stages)}
+
+
+# k8s.io/apiserver pkg/endpoints/request/requestinfo.go: only a path /api/v1/namespaces/X[/status|/finalize] sets
+# the namespace of a Namespace request (to X); of the verbs such a path gives, get, update, patch and delete are the
+# ones an event of a Namespace with a name has (create is a POST to the collection; list/watch/deletecollection get
+# a name only from fieldSelector=metadata.name=X, and keep namespace "").
+_OWN_PATH_VERBS = frozenset(("get", "update", "patch", "delete"))
+_NAMESPACE_SUBRESOURCES = frozenset(("", "status", "finalize"))
+
+
+def _addresses_own_namespace(api_group: str, resource: str, subresource: str, verb: str, name: str) -> bool:
+    """Whether a Namespace request without an explicit namespace had the namespace ``name`` in kube-apiserver."""
+    return (
+        api_group == ""
+        and resource == "namespaces"
+        and bool(name)
+        and verb in _OWN_PATH_VERBS
+        and subresource in _NAMESPACE_SUBRESOURCES
+    )
+
+
+def _text(value: t.Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def compile_policy(policy: t.Any) -> CompiledPolicy:
+    """Compile ``policy`` for :meth:`CompiledPolicy.evaluate`; raises :class:`AuditPolicyError`.
+
+    Only the shape the matcher reads is checked; validate a policy fully on the controller first (the
+    ``audit_policy_errors`` filter). The group ``"*"`` matches any group (kube-apiserver 1.36+ semantics).
+    """
+    return CompiledPolicy(policy)
