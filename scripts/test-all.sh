@@ -15,7 +15,7 @@ source scripts/env.sh
 results=$(mktemp -d)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(lint build sanity unit molecule)
-scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users audit_events rotation"}
+scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users audit_events rotation report"}
 passed=0
 failed=0
 failures=()
@@ -82,7 +82,7 @@ for stage in "${stages[@]}"; do
     # warning and collection machinery.
     modules=tests/unit/plugins/modules
     timed "pytest (unit and integration)" pytest -q -p no:cacheprovider --junitxml="$results/unit.xml" \
-      tests/unit tests/integration tests/testbed tests/ee --ignore="$modules" --ignore=tests/integration/targets
+      tests/unit tests/integration tests/testbed tests/ee tests/report --ignore="$modules" --ignore=tests/integration/targets
     count_junit "pytest" "$results/unit.xml" $?
     timed "pytest (modules)" pytest -q -p no:cacheprovider --junitxml="$results/modules.xml" "$modules"
     count_junit "pytest modules" "$results/modules.xml" $?
