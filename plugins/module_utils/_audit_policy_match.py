@@ -27,7 +27,6 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common
     AUDIT_STAGES,
     AuditPolicyError,
     describe,
-    plain_data,
     quote,
 )
 
@@ -46,6 +45,12 @@ __all__ = (
 RULE_ANY, RULE_RESOURCE, RULE_NON_RESOURCE = 0, 1, 2
 _STRING_LIST_FIELDS = ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs")
 _FULL_CHECK = "the k0rdent.audit.audit_policy_errors filter lists every problem of a policy"
+# Request shapes each cache of a compiled policy holds (a busy cluster's log shows a few hundred).
+_CACHE_LIMIT = 4096
+if t.TYPE_CHECKING:  # annotations only: hosts may run a Python older than builtin generics at run time
+    # (users, userGroups, namespaces, object names required or None, the rule) of a rule a request can meet.
+    _Selector = frozenset[str] | None
+    _Candidate = tuple[_Selector, _Selector, _Selector, _Selector, "CompiledRule"]
 
 
 class GroupResources:
@@ -54,24 +59,25 @@ class GroupResources:
     __slots__ = ("any_parent_subs", "any_resource", "exact", "group", "names", "patterns", "with_subresources")
 
     def __init__(self, entry: Mapping) -> None:
-        self.group: str = entry.get("group") or ""
-        patterns = entry.get("resources") or []
-        names = entry.get("resourceNames") or []
+        self.group: str = str(entry.get("group") or "")
+        patterns = [str(pattern) for pattern in entry.get("resources") or ()]
+        names = [str(name) for name in entry.get("resourceNames") or ()]
         self.patterns: frozenset[str] | None = frozenset(patterns) if patterns else None
-        self.names: frozenset[str] | None = frozenset(names) if names else None
+        self.names: frozenset[str] | None = frozenset(names) if names and patterns else None
         self.any_resource = "*" in patterns
         self.exact = frozenset(patterns)
         self.any_parent_subs = frozenset(p[2:] for p in patterns if p.startswith("*/"))
         self.with_subresources = frozenset(p[:-2] for p in patterns if p.endswith("/*"))
 
-    def matches(self, resource: str, subresource: str, combined: str, name: str) -> bool:
-        """checker.go ruleMatchesResource: "*", "resource", "resource/subresource", "resource/*", "*/subresource"."""
-        if self.patterns is None:
-            return True
-        if self.names is not None and name not in self.names:
-            return False
+    def matches_resource(self, resource: str, subresource: str, combined: str) -> bool:
+        """checker.go ruleMatchesResource: "*", "resource", "resource/subresource", "resource/*", "*/subresource".
+
+        The object name is tested apart, against :attr:`names` (None: any name; an entry without resources
+        matches every resource of its group whatever its resourceNames, which validation refuses anyway).
+        """
         return (
-            self.any_resource
+            self.patterns is None
+            or self.any_resource
             or combined in self.exact
             or (bool(subresource) and subresource in self.any_parent_subs)
             or resource in self.with_subresources
@@ -100,18 +106,20 @@ class CompiledRule:
 
     def __init__(self, index: int, rule: Mapping, policy_omit: frozenset[str]) -> None:
         def selector(key: str) -> frozenset[str] | None:
-            values = rule.get(key) or []
-            return frozenset(values) if values else None
+            values = rule.get(key) or ()
+            return frozenset(map(str, values)) if values else None
 
         self.index = index
-        self.level: str = rule["level"]
-        self.omit_stages: tuple[str, ...] = tuple(sorted(policy_omit | frozenset(rule.get("omitStages") or ())))
+        self.level: str = str(rule["level"])
+        self.omit_stages: tuple[str, ...] = tuple(
+            sorted(policy_omit | frozenset(map(str, rule.get("omitStages") or ())))
+        )
         self.users = selector("users")
         self.user_groups = selector("userGroups")
         self.verbs = selector("verbs")
         self.namespaces = selector("namespaces")
         self.resources = [GroupResources(entry) for entry in rule.get("resources") or []]
-        urls = rule.get("nonResourceURLs") or []
+        urls = [str(url) for url in rule.get("nonResourceURLs") or ()]
         if self.namespaces is not None or self.resources:
             self.kind = RULE_RESOURCE
         elif urls:
@@ -129,14 +137,11 @@ class CompiledRule:
         self.url_exact = frozenset(urls)
         self.url_prefixes = tuple(sorted({url.rstrip("*") for url in urls if url.endswith("*") and url != "*"}))
 
-    def result(self) -> dict[str, t.Any]:
-        return {"level": self.level, "rule_index": self.index, "omit_stages": list(self.omit_stages)}
-
 
 def _string_list_problem(value: t.Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         return f"must be a list of strings, not {describe(value)}"
     for item in value:
         if not isinstance(item, str):
@@ -171,7 +176,7 @@ def _rule_shape_problem(rule: t.Any) -> tuple[str, str]:
     entries = rule.get("resources")
     if entries is None:
         return "", ""
-    if not isinstance(entries, list):
+    if not isinstance(entries, (list, tuple)):
         return ".resources", f"must be a list of mappings, not {describe(entries)}"
     for position, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
@@ -196,7 +201,7 @@ def _shape_problem(policy: Mapping) -> str:
     if problem:
         return "omitStages: " + problem
     rules = policy.get("rules")
-    if not isinstance(rules, list) or not rules:
+    if not isinstance(rules, (list, tuple)) or not rules:
         # k8s.io/apiserver pkg/apis/audit/validation/validation.go: a policy without rules is refused.
         return f"rules: must be a non-empty list of rules, not {describe(rules)}"
     for index, rule in enumerate(rules):
@@ -207,9 +212,15 @@ def _shape_problem(policy: Mapping) -> str:
 
 
 class CompiledPolicy:
-    """A policy prepared for fast, repeated :meth:`evaluate` calls."""
+    """A policy prepared for fast, repeated :meth:`evaluate` calls.
 
-    __slots__ = ("omit_stages", "rules")
+    The rules a request can meet are found once per request "shape" and cached: per verb, API group, resource and
+    subresource for a resource request, per verb and path for a non-resource request. Each candidate then only
+    needs the user, namespace and object name tested. The caches hold at most ``_CACHE_LIMIT`` shapes each and
+    start afresh when full.
+    """
+
+    __slots__ = ("_by_path", "_by_resource", "omit_stages", "rules")
 
     def __init__(self, policy: Mapping) -> None:
         """Compile ``policy``; raises :class:`AuditPolicyError` naming the first field the matcher cannot read."""
@@ -217,15 +228,52 @@ class CompiledPolicy:
             raise AuditPolicyError(
                 f"policy: must be a mapping with apiVersion, kind and rules, not {describe(policy)}."
             )
-        policy = plain_data(policy)
         problem = _shape_problem(policy)
         if problem:
             raise AuditPolicyError(f"The audit policy is not valid: {problem} ({_FULL_CHECK}).")
-        policy_omit = frozenset(policy.get("omitStages") or ())
+        policy_omit = frozenset(map(str, policy.get("omitStages") or ()))
         self.omit_stages: tuple[str, ...] = tuple(sorted(policy_omit))
         self.rules: tuple[CompiledRule, ...] = tuple(
             CompiledRule(index, rule, policy_omit) for index, rule in enumerate(policy["rules"])
         )
+        self._by_resource: dict[tuple[str, str, str, str], tuple[_Candidate, ...]] = {}
+        self._by_path: dict[tuple[str, str], tuple[_Candidate, ...]] = {}
+
+    def _resource_candidates(
+        self, verb: str, api_group: str, resource: str, subresource: str
+    ) -> tuple[_Candidate, ...]:
+        """The rules a resource request of this shape can meet, with the object names each then requires."""
+        combined = resource + "/" + subresource if subresource else resource
+        found = []
+        for rule in self.rules:
+            if rule.kind == RULE_NON_RESOURCE or (rule.verbs is not None and verb not in rule.verbs):
+                continue
+            names: frozenset[str] | None = None
+            if rule.resources:
+                entries = [
+                    entry
+                    for entry in (*rule.by_group.get(api_group, ()), *rule.any_group)
+                    if entry.matches_resource(resource, subresource, combined)
+                ]
+                if not entries:
+                    continue
+                if all(entry.names is not None for entry in entries):
+                    names = frozenset().union(*(entry.names for entry in entries))
+            found.append((rule.users, rule.user_groups, rule.namespaces, names, rule))
+        return tuple(found)
+
+    def _path_candidates(self, verb: str, path: str) -> tuple[_Candidate, ...]:
+        """The rules a non-resource request of this verb and path can meet."""
+        found = []
+        for rule in self.rules:
+            if rule.kind == RULE_RESOURCE or (rule.verbs is not None and verb not in rule.verbs):
+                continue
+            if rule.kind == RULE_NON_RESOURCE and not (
+                rule.url_any or path in rule.url_exact or any(path.startswith(prefix) for prefix in rule.url_prefixes)
+            ):
+                continue
+            found.append((rule.users, rule.user_groups, None, None, rule))
+        return tuple(found)
 
     def evaluate(self, event: Mapping) -> dict[str, t.Any]:
         """Return ``{"level", "rule_index", "omit_stages"}`` for an audit.k8s.io/v1 Event-shaped mapping.
@@ -242,9 +290,9 @@ class CompiledPolicy:
             )
         user = event.get("user")
         if isinstance(user, Mapping):
-            username: t.Optional[str] = _text(user.get("username"))
+            username: str | None = _text(user.get("username"))
             raw_groups = user.get("groups")
-            groups: t.Optional[frozenset[str]] = (
+            groups: frozenset[str] | None = (
                 frozenset(_text(group) for group in raw_groups)
                 if isinstance(raw_groups, (list, tuple))
                 else frozenset()
@@ -254,8 +302,7 @@ class CompiledPolicy:
             groups = None
         verb = _text(event.get("verb"))
         ref = event.get("objectRef")
-        is_resource = isinstance(ref, Mapping)
-        if is_resource:
+        if isinstance(ref, Mapping):
             api_group = _text(ref.get("apiGroup"))
             resource = _text(ref.get("resource"))
             subresource = _text(ref.get("subresource"))
@@ -263,45 +310,35 @@ class CompiledPolicy:
             name = _text(ref.get("name"))
             if not namespace and _addresses_own_namespace(api_group, resource, subresource, verb, name):
                 namespace = name
-            combined = resource + "/" + subresource if subresource else resource
-            path = ""
+            key = (verb, api_group, resource, subresource)
+            candidates = self._by_resource.get(key)
+            if candidates is None:
+                candidates = self._resource_candidates(*key)
+                if len(self._by_resource) >= _CACHE_LIMIT:
+                    self._by_resource.clear()
+                self._by_resource[key] = candidates
         else:
-            api_group = resource = subresource = namespace = name = combined = ""
+            namespace = name = ""
             path = _text(event.get("requestURI")).split("?", 1)[0]
             if "%" in path:
                 path = unquote(path)
+            candidates = self._by_path.get((verb, path))
+            if candidates is None:
+                candidates = self._path_candidates(verb, path)
+                if len(self._by_path) >= _CACHE_LIMIT:
+                    self._by_path.clear()
+                self._by_path[(verb, path)] = candidates
 
-        for rule in self.rules:
-            if rule.users is not None and (username is None or username not in rule.users):
+        for users, user_groups, namespaces, names, rule in candidates:
+            if users is not None and (username is None or username not in users):
                 continue
-            if rule.user_groups is not None and (groups is None or rule.user_groups.isdisjoint(groups)):
+            if user_groups is not None and (groups is None or user_groups.isdisjoint(groups)):
                 continue
-            if rule.verbs is not None and verb not in rule.verbs:
+            if namespaces is not None and namespace not in namespaces:
                 continue
-            kind = rule.kind
-            if kind == RULE_ANY:
-                return rule.result()
-            if kind == RULE_RESOURCE:
-                if not is_resource:
-                    continue
-                if rule.namespaces is not None and namespace not in rule.namespaces:
-                    continue
-                if not rule.resources:
-                    return rule.result()
-                for entry in rule.by_group.get(api_group, ()):
-                    if entry.matches(resource, subresource, combined, name):
-                        return rule.result()
-                for entry in rule.any_group:
-                    if entry.matches(resource, subresource, combined, name):
-                        return rule.result()
+            if names is not None and name not in names:
                 continue
-            if is_resource:
-                continue
-            if rule.url_any or path in rule.url_exact:
-                return rule.result()
-            for prefix in rule.url_prefixes:
-                if path.startswith(prefix):
-                    return rule.result()
+            return {"level": rule.level, "rule_index": rule.index, "omit_stages": list(rule.omit_stages)}
         return {"level": "None", "rule_index": None, "omit_stages": list(self.omit_stages)}
 
 

@@ -13,13 +13,16 @@ May import: ``_audit_policy_validate``, ``plugins/module_utils/_audit_policy_mat
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import plain_data
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import (
     RULE_ANY,
     RULE_NON_RESOURCE,
+    RULE_RESOURCE,
     CompiledPolicy,
     CompiledRule,
     GroupResources,
@@ -103,6 +106,146 @@ def _shadows(earlier: CompiledRule, later: CompiledRule) -> bool:
     if earlier.kind == RULE_NON_RESOURCE:
         return all(_covers_url(earlier.url_exact, url) for url in later.url_exact)
     return _covers_selector(earlier.namespaces, later.namespaces) and _covers_resources(earlier, later)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# An index of the rules seen so far, so that finding what shadows a rule does not compare it with every earlier one.
+#
+# A rule is filed under one key per combination of its "tokens" along each dimension below, None standing for
+# "any value"; a later rule looks up, per dimension, None and the one token every rule covering it must carry
+# (the rule that covers a later rule with users [a, b] lists a and b, or no users at all). The keys found hold a
+# superset of the rules that can shadow it, in rule order; _shadows then decides, as a pairwise comparison would.
+
+# Above this many keys a rule goes on a short list that every lookup scans instead (a rule with ten verbs on
+# twenty resources in five namespaces would need 1,000 keys).
+_INDEX_LIMIT = 256
+_KIND_TOKEN = {RULE_RESOURCE: "R", RULE_NON_RESOURCE: "N"}
+
+
+def _selector_tokens(values: frozenset[str] | None) -> list[str | None]:
+    return [None] if values is None else sorted(values)
+
+
+def _selector_lookup(values: frozenset[str] | None) -> list[str | None]:
+    return [None] if values is None else [None, min(values)]
+
+
+def _resource_part(pattern: str) -> str | None:
+    """The resource a pattern is about, None for the patterns of any resource ("*", "*/subresource")."""
+    return None if pattern == "*" or pattern.startswith("*/") else pattern.partition("/")[0]
+
+
+def _index_tokens(rule: CompiledRule) -> list[list[t.Any]]:
+    """Per dimension, the tokens ``rule`` is filed under when it is the earlier rule."""
+    kind = [_KIND_TOKEN.get(rule.kind)]
+    who = [_selector_tokens(rule.users), _selector_tokens(rule.user_groups), _selector_tokens(rule.verbs)]
+    namespaces: list[t.Any] = [None]
+    group_resources: set[t.Any] = {None}
+    names: set[t.Any] = {None}
+    urls: set[t.Any] = {None}
+    if rule.kind == RULE_RESOURCE:
+        namespaces = _selector_tokens(rule.namespaces)
+        if rule.resources:
+            group_resources, names = set(), set()
+            for entry in rule.resources:
+                group = None if entry.group == "*" else entry.group
+                if entry.patterns is None:
+                    group_resources.add((group, None))
+                    names.add(None)
+                    continue
+                group_resources.update((group, _resource_part(pattern)) for pattern in entry.patterns)
+                names.update([None] if entry.names is None else entry.names)
+    elif rule.kind == RULE_NON_RESOURCE:
+        urls = set()
+        for url in rule.url_exact:
+            if url == "*":
+                urls.add(None)
+            elif url.endswith("*"):
+                urls.add(("prefix", url.rstrip("*")))
+            else:
+                urls.add(("exact", url))
+    return [kind, *who, namespaces, *(sorted(tokens, key=repr) for tokens in (group_resources, names, urls))]
+
+
+def _lookup_tokens(rule: CompiledRule) -> list[list[t.Any]]:
+    """Per dimension, None and the token that every rule covering ``rule`` (the later rule) is filed under."""
+    kind = [None] if rule.kind == RULE_ANY else [None, _KIND_TOKEN[rule.kind]]
+    who = [_selector_lookup(rule.users), _selector_lookup(rule.user_groups), _selector_lookup(rule.verbs)]
+    namespaces: list[t.Any] = [None]
+    group_resources: list[t.Any] = [None]
+    names: list[t.Any] = [None]
+    urls: list[t.Any] = [None]
+    if rule.kind == RULE_RESOURCE:
+        namespaces = _selector_lookup(rule.namespaces)
+        if rule.resources:
+            entry = rule.resources[0]
+            groups = [None] if entry.group == "*" else [entry.group, None]
+            # The later entry's first pattern: "*", "*/x" or no patterns are covered only by an entry of any resource.
+            part = None if entry.patterns is None else _resource_part(min(entry.patterns))
+            parts = [None] if part is None else [part, None]
+            group_resources = [None, *((group, resource) for group in groups for resource in parts)]
+            if entry.patterns is not None and entry.names is not None:
+                names = [None, min(entry.names)]
+    elif rule.kind == RULE_NON_RESOURCE:
+        url = min(rule.url_exact)
+        if url != "*":
+            stem = url.rstrip("*")
+            urls = [None, ("exact", url), *(("prefix", stem[:length]) for length in range(len(stem) + 1))]
+    return [kind, *who, namespaces, group_resources, names, urls]
+
+
+class _ShadowIndex:
+    """The rules seen so far, filed so that :meth:`candidates` finds every one that may shadow a later rule."""
+
+    def __init__(self) -> None:
+        self.root: dict[t.Any, t.Any] = {}
+        self.broad: list[int] = []
+
+    def add(self, rule: CompiledRule) -> None:
+        dimensions = _index_tokens(rule)
+        if math.prod(len(tokens) for tokens in dimensions) > _INDEX_LIMIT:
+            self.broad.append(rule.index)
+            return
+        for key in itertools.product(*dimensions):
+            node = self.root
+            for token in key[:-1]:
+                node = node.setdefault(token, {})
+            node.setdefault(key[-1], []).append(rule.index)
+
+    def candidates(self, rule: CompiledRule) -> t.Iterator[int]:
+        """Indexes, ascending and without repeats, of a superset of the indexed rules that may shadow ``rule``."""
+        dimensions = _lookup_tokens(rule)
+        last = len(dimensions) - 1
+        found: list[list[int]] = [self.broad]
+
+        def walk(node: dict[t.Any, t.Any], depth: int) -> None:
+            for token in dimensions[depth]:
+                child = node.get(token)
+                if child is not None:
+                    if depth == last:
+                        found.append(child)
+                    else:
+                        walk(child, depth + 1)
+
+        walk(self.root, 0)
+        previous = -1
+        for index in heapq.merge(*found):
+            if index != previous:
+                previous = index
+                yield index
+
+
+def _shadowed_pairs(rules: tuple[CompiledRule, ...]) -> list[tuple[int, int]]:
+    """``(i, j)`` for each rule j that can never match, i the first earlier rule that matches all it could."""
+    pairs = []
+    index = _ShadowIndex()
+    for later in rules:
+        for earlier in index.candidates(later):
+            if _shadows(rules[earlier], later):
+                pairs.append((earlier, later.index))
+                break
+        index.add(later)
+    return pairs
 
 
 _CIS_USERS: tuple[tuple[str, dict[str, t.Any]], ...] = (
@@ -228,40 +371,34 @@ def policy_findings(policy: Mapping) -> list[dict[str, t.Any]]:
     """
     compiled = cached_compile(policy)
     findings: list[dict[str, t.Any]] = []
-    rules = compiled.rules
-    for later in rules:
-        for earlier in rules[: later.index]:
-            if _shadows(earlier, later):
-                i, j = earlier.index, later.index
-                findings.append(
-                    {
-                        "code": "shadowed-rule",
-                        "category": "shadowed",
-                        "rule_index": j,
-                        "message": f"rules[{j}] can never match: rules[{i}] matches every request it could "
-                        f"(first match wins); move it before rules[{i}] or narrow rules[{i}].",
-                    }
-                )
-                break
-    findings.extend(_empty_name_findings(policy))
+    for i, j in _shadowed_pairs(compiled.rules):
+        findings.append(
+            {
+                "code": "shadowed-rule",
+                "category": "shadowed",
+                "rule_index": j,
+                "message": f"rules[{j}] can never match: rules[{i}] matches every request it could "
+                f"(first match wins); move it before rules[{i}] or narrow rules[{i}].",
+            }
+        )
+    findings.extend(_empty_name_findings(compiled))
     findings.extend(_cis_findings(compiled))
     return findings
 
 
-def _empty_name_findings(policy: Mapping) -> list[dict[str, t.Any]]:
+def _empty_name_findings(compiled: CompiledPolicy) -> list[dict[str, t.Any]]:
     """``resourceNames`` holding ``""``: valid, but it matches only requests without a name (checker.go)."""
     findings: list[dict[str, t.Any]] = []
-    for index, rule in enumerate(plain_data(policy).get("rules") or []):
-        for position, entry in enumerate(rule.get("resources") or []):
-            names = entry.get("resourceNames") or []
-            if "" in names:
+    for rule in compiled.rules:
+        for position, entry in enumerate(rule.resources):
+            if entry.names is not None and "" in entry.names:
                 findings.append(
                     {
                         "code": "empty-resource-name",
                         "category": "advice",
-                        "rule_index": index,
-                        "message": f'rules[{index}].resources[{position}].resourceNames has "", which matches only '
-                        "requests without an object name (a create, or a list or watch without "
+                        "rule_index": rule.index,
+                        "message": f'rules[{rule.index}].resources[{position}].resourceNames has "", which matches '
+                        "only requests without an object name (a create, or a list or watch without "
                         "fieldSelector=metadata.name); "
                         "name the objects, or drop resourceNames to match every object.",
                     }

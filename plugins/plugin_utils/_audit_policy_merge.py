@@ -98,6 +98,7 @@ def merge_rules(
     extra_api_groups: t.Any = (),
     source_names: Mapping[str, str] | None = None,
     kubernetes_version: str | None = None,
+    keep_names: bool = False,
 ) -> list[dict[str, t.Any]]:
     """Merge a named baseline rule list with a user's additions into the rules of one audit policy.
 
@@ -110,7 +111,8 @@ def merge_rules(
 
     ``exclude`` names baseline rules (their ``name`` key) to drop. ``extra_api_groups`` are API group names added
     as ``{group: NAME}`` to every baseline rule marked ``known_api_groups: true`` that does not list them yet.
-    The ``name`` and ``known_api_groups`` keys are removed from the output; rules otherwise keep their key order.
+    The ``name`` and ``known_api_groups`` keys are removed from the output (with ``keep_names``, a rule's ``name``
+    stays, as its first key, so the caller can write it as a comment); rules otherwise keep their key order.
     Exact duplicates are dropped, the first kept.
 
     Every input rule is validated like :func:`policy_errors` validates a policy rule; ``kubernetes_version`` has
@@ -183,24 +185,24 @@ def merge_rules(
         if rule.get("known_api_groups") is True and extra_groups:
             present = {(entry.get("group") or "") for entry in stripped["resources"]}
             stripped["resources"].extend({"group": group} for group in extra_groups if group not in present)
-        kept.append(stripped)
+        kept.append((rule.get("name"), stripped))
     split = len(kept)
-    while split > 0 and _is_catch_all(kept[split - 1]):
+    while split > 0 and _is_catch_all(kept[split - 1][1]):
         split -= 1
 
     ordered = (
-        [_strip(rule) for _place, rule in inputs["prepend"]]
+        [(rule.get("name"), _strip(rule)) for _place, rule in inputs["prepend"]]
         + kept[:split]
-        + [_strip(rule) for _place, rule in inputs["append"]]
+        + [(rule.get("name"), _strip(rule)) for _place, rule in inputs["append"]]
         + kept[split:]
     )
     merged: list[dict[str, t.Any]] = []
     seen: set[str] = set()
-    for rule in ordered:
+    for name, rule in ordered:
         fingerprint = json.dumps(rule, sort_keys=True)
         if fingerprint not in seen:
             seen.add(fingerprint)
-            merged.append(rule)
+            merged.append({"name": name, **rule} if keep_names and name else rule)
     if not merged:
         raise AuditPolicyError(
             f"{_first_label(labels['exclude'])}: excluding every baseline rule and adding none leaves a policy"

@@ -354,9 +354,9 @@ def rule_problems(rule: t.Any, star_group_ok: bool) -> list[Problem]:
 
 
 def _policy_problems(policy: t.Any, star_group_ok: bool) -> list[str]:
-    if not isinstance(policy, Mapping):
+    """Every problem of ``policy``, already copied with :func:`plain_data`."""
+    if not isinstance(policy, dict):
         return [f"policy: must be a mapping with apiVersion, kind and rules, not {describe(policy)}"]
-    policy = plain_data(policy)
     problems = _schema_problems("policy", policy)
     rules = policy.get("rules")
     if isinstance(rules, list):
@@ -377,7 +377,8 @@ def policy_errors(policy: t.Any, kubernetes_version: str | None = None) -> list[
     accepted only when it is 1.36 or later. Raises :class:`AuditPolicyError` for a malformed version string or
     when jsonschema is not installed.
     """
-    return _policy_problems(policy, star_group_allowed(kubernetes_version))
+    star_group_ok = star_group_allowed(kubernetes_version)
+    return _policy_problems(plain_data(policy), star_group_ok)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from audit_policy_helpers import policy, seed_policy
 
+from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_policy_match
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import CompiledPolicy, compile_policy
 
@@ -551,3 +552,35 @@ def seed():
 def test_seed_baseline_decisions(seed, event, level, index):
     result = seed.evaluate(event)
     assert (result["level"], result["rule_index"]) == (level, index)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-request-shape candidate caches of CompiledPolicy (issue 15)
+
+
+def test_a_full_shape_cache_starts_afresh_and_answers_the_same(monkeypatch):
+    monkeypatch.setattr(_audit_policy_match, "_CACHE_LIMIT", 2)
+    rules = [
+        {"level": "Request", "verbs": ["get"], "resources": [{"resources": ["pods"]}]},
+        {"level": "None", "nonResourceURLs": ["/healthz*"]},
+        {"level": "Metadata"},
+    ]
+    compiled = compile_policy(policy(*rules))
+    sample = [resource_event(resource, verb) for resource in ("pods", "secrets", "nodes") for verb in ("get", "list")]
+    sample += [url_event(uri) for uri in ("/healthz", "/healthz/etcd", "/version")]
+    expected = [compile_policy(policy(*rules)).evaluate(event) for event in sample]
+    assert [compiled.evaluate(event) for event in sample * 2] == expected * 2
+    assert len(compiled._by_resource) <= 2 and len(compiled._by_path) <= 2
+
+
+def test_names_of_every_entry_that_matches_the_resource_count():
+    rule = {
+        "level": "Request",
+        "resources": [
+            {"resources": ["pods"], "resourceNames": ["a"]},
+            {"resources": ["pods/*"], "resourceNames": ["b"]},
+        ],
+    }
+    assert [matches(rule, resource_event("pods", name=name)) for name in ("a", "b", "c")] == [True, True, False]
+    rule["resources"].append({"resources": ["*"]})
+    assert matches(rule, resource_event("pods", name="c"))

@@ -8,6 +8,7 @@ import pytest
 from audit_policy_helpers import policy, seed_policy
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_findings
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 
 CIS_LOGGED = [
@@ -321,3 +322,64 @@ def test_empty_resource_name_is_advice():
 def test_named_resources_are_no_advice():
     rule = {"level": "Metadata", "resources": [{"resources": ["pods"], "resourceNames": ["a"]}]}
     assert [f for f in policy_findings(policy(rule)) if f["category"] == "advice"] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The index behind the shadowed-rule analysis (issue 15): the same answers as comparing every pair
+
+
+def test_the_first_earlier_rule_that_covers_is_named():
+    everyone = {"level": "None"}
+    found = [
+        f
+        for f in policy_findings(
+            policy({"level": "None", "users": ["a"]}, everyone, everyone, {"level": "Metadata", "users": ["b"]})
+        )
+        if f["category"] == "shadowed"
+    ]
+    assert [(f["rule_index"], f["message"].split(":")[1].split()[0]) for f in found] == [
+        (2, "rules[1]"),
+        (3, "rules[1]"),
+    ]
+
+
+def test_a_rule_too_broad_to_index_still_shadows():
+    verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+    resources = [f"kind{number}" for number in range(40)]  # 8 verbs x 40 resources: more keys than the index files
+    broad = {"level": "None", "verbs": verbs, "resources": [{"group": "", "resources": resources}]}
+    assert len(verbs) * len(resources) > _audit_policy_findings._INDEX_LIMIT
+    narrow = {"level": "Metadata", "verbs": ["get"], "resources": [{"group": "", "resources": ["kind7"]}]}
+    other = {"level": "Metadata", "verbs": ["get"], "resources": [{"group": "", "resources": ["kind99"]}]}
+    assert shadowed(broad, narrow, other) == [1]
+
+
+def test_url_prefixes_are_found_at_any_length():
+    assert shadowed(
+        {"level": "None", "nonResourceURLs": ["/apis/custom-1*"]},
+        {"level": "None", "nonResourceURLs": ["/apis/custom-10*"]},
+        {"level": "None", "nonResourceURLs": ["/apis/custom-100", "/apis/custom-1/x"]},
+        {"level": "None", "nonResourceURLs": ["/apis/custom-2"]},
+        {"level": "None", "nonResourceURLs": ["*"]},
+        {"level": "None", "nonResourceURLs": ["/anything"]},
+    ) == [1, 2, 5]
+
+
+def test_many_rules_after_a_catch_all_are_all_shadowed_by_it():
+    per_user = [{"level": "None", "users": [f"user-{number}"]} for number in range(3000)]
+    rules = [*per_user[:1500], {"level": "Metadata"}, *per_user[1500:]]
+    found = [f for f in policy_findings(policy(*rules)) if f["category"] == "shadowed"]
+    assert [f["rule_index"] for f in found] == list(range(1501, 3001))
+    assert {f["message"].split(":")[1].split()[0] for f in found} == {"rules[1500]"}
+
+
+def test_group_resource_and_names_keys_find_the_covering_entry():
+    assert shadowed(
+        {"level": "None", "resources": [{"group": "apps", "resources": ["deployments/*"]}]},
+        {"level": "None", "resources": [{"group": "*", "resources": ["*/status"]}]},
+        {"level": "None", "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["a", "b"]}]},
+        {"level": "None", "resources": [{"group": "apps", "resources": ["deployments/scale"]}]},
+        {"level": "None", "resources": [{"group": "batch", "resources": ["jobs/status"]}]},
+        {"level": "None", "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["b"]}]},
+        {"level": "None", "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["c"]}]},
+        {"level": "None", "resources": [{"group": "", "resources": ["configmaps"]}]},
+    ) == [3, 4, 5]

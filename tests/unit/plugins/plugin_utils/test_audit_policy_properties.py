@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import compile_policy
-from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_validate
+from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_findings, _audit_policy_validate
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate, policy_errors
@@ -333,3 +333,21 @@ def test_the_host_matcher_reads_whatever_full_validation_accepts(document, sampl
         return
     for event in sample:
         assert compiled.evaluate(event)["level"] in ("None", "Metadata", "Request", "RequestResponse")
+
+
+def pairwise_shadowed(rules):
+    """The reference the index must agree with: every earlier rule compared with every later one."""
+    pairs = []
+    for later in rules:
+        earlier = next((rule for rule in rules[: later.index] if _audit_policy_findings._shadows(rule, later)), None)
+        if earlier is not None:
+            pairs.append((earlier.index, later.index))
+    return pairs
+
+
+@SETTINGS
+@given(st.lists(rules(), min_size=1, max_size=40))
+def test_indexed_shadow_analysis_agrees_with_comparing_every_pair(rule_list):
+    # The small vocabulary makes rules overlap often: most drawn lists have shadowed rules.
+    compiled = compile_policy({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": rule_list})
+    assert _audit_policy_findings._shadowed_pairs(compiled.rules) == pairwise_shadowed(compiled.rules)
