@@ -69,6 +69,13 @@ options:
       - The target cluster's Kubernetes version, for example V(1.31) or V(v1.31.2). The group V(*) is accepted only
         for V(1.36) and later; when not set, V(*) is refused.
     type: str
+  keep_names:
+    description:
+      - Keep each rule's C(name) (as its first key) in the output, so it can be written as a comment above the rule.
+        kube-apiserver does not know C(name): remove it from the rules before they become a policy.
+    type: bool
+    default: false
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -110,6 +117,7 @@ def merge_audit_rules(
     extra_api_groups=None,
     source_names=None,
     kubernetes_version=None,
+    keep_names=False,
 ):
     try:
         return merge_rules(
@@ -120,6 +128,7 @@ def merge_audit_rules(
             extra_api_groups=extra_api_groups,
             source_names=source_names,
             kubernetes_version=kubernetes_version,
+            keep_names=keep_names,
         )
     except AuditPolicyError as exc:
         raise AnsibleFilterError(f"merge_audit_rules: {exc}") from exc

@@ -77,3 +77,18 @@ def test_bad_kubernetes_version_raises_filter_error(baseline):
 def test_star_group_with_kubernetes_version():
     rule = {"level": "None", "resources": [{"group": "*", "resources": ["events"]}]}
     assert merge_audit_rules([], prepend=[rule], kubernetes_version="v1.36.1") == [rule]
+
+
+def test_keep_names_keeps_each_rules_name_first():
+    from ansible_collections.k0rdent.audit.plugins.filter.merge_audit_rules import merge_audit_rules
+
+    baseline = [
+        {"name": "drop-events", "level": "None", "resources": [{"group": "", "resources": ["events"]}]},
+        {"name": "default-metadata", "level": "Metadata"},
+    ]
+    named = merge_audit_rules(baseline, prepend=[{"level": "None", "users": ["u"]}], keep_names=True)
+    assert [next(iter(rule)) for rule in named] == ["level", "name", "name"]
+    assert [rule.get("name") for rule in named] == [None, "drop-events", "default-metadata"]
+    assert [{k: v for k, v in rule.items() if k != "name"} for rule in named] == merge_audit_rules(
+        baseline, prepend=[{"level": "None", "users": ["u"]}]
+    )
