@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 OUR_FLAGS = {
@@ -64,3 +66,15 @@ def test_diff_never_shows_the_database_password(playbook):
 
 def test_the_policy_is_valid_yaml(host, seed_policy):
     assert yaml.safe_load(host.file("/etc/k0s/audit-policy.yaml").content_string) == seed_policy
+
+
+def test_the_restarted_controller_runs_the_operators_flags_and_the_audit_flags(host):
+    ready = [
+        line
+        for line in host.file("/var/lib/k0s-standin/lifecycle.log").content_string.splitlines()
+        if " ready " in line
+    ]
+    args = json.loads(ready[-1].split("args=", 1)[1])
+    assert "--tls-min-version=VersionTLS12" in args and "--http2-max-streams-per-connection=1000" in args
+    assert "--audit-log-path=/var/log/k0s/audit.log" in args
+    assert host.file("/var/log/k0s/audit.log").size > 0

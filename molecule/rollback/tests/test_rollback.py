@@ -23,13 +23,15 @@ def test_the_rollout_fails_with_what_was_rolled_back(rollout):
     assert "k0scontroller failed after the restart on k0s-audit-rb1 after the audit change" in output, output[-4000:]
     said = output.split("The controller said:", 1)[1].split("Rolled back:", 1)[0]
     assert "audit.log" in said and "permission denied" in said.lower(), said
-    assert "Rolled back: /etc/k0s/k0s.yaml from /etc/k0s/k0s.yaml." in output
+    assert "Rolled back: /etc/k0s/k0s.yaml from /etc/k0s/k0s-real.yaml." in output  # the backup beside the real file
     assert "is ready again" in output
     assert "journalctl -u k0scontroller" in output
 
 
 def test_the_failing_host_has_its_previous_k0s_yaml_and_runs_again(rollout):
     assert FAILING.file("/etc/k0s/k0s.yaml").content_string == FAILING.file("/root/k0s.yaml.prepared").content_string
+    link = FAILING.file("/etc/k0s/k0s.yaml")
+    assert link.is_symlink and link.linked_to == "/etc/k0s/k0s-real.yaml", "the rollback replaced the symlink"
     assert FAILING.service("k0scontroller").is_running
     assert FAILING.run("curl -sk https://127.0.0.1:6443/readyz").stdout == "ok"
 
