@@ -110,7 +110,7 @@ CASES = {
         "MB free: lower the retention, free space, or set k0s_audit_disk_budget_action: warn",
     ),
     "unknown exclude name": (
-        {"k0s_audit_exclude_rules": ["no-such-rule"]},
+        {"k0s_audit_rules_exclude": ["no-such-rule"]},
         "no-such-rule",
     ),
 }

@@ -46,7 +46,7 @@ ADDITIONS = {
             "omitStages": ["RequestReceived"],
         }
     ],
-    "k0s_audit_exclude_rules": ["drop-events"],
+    "k0s_audit_rules_exclude": ["drop-events"],
     "k0s_audit_extra_api_groups": ["widgets.example.com"],
 }
 
@@ -98,7 +98,7 @@ CASES = [
     Request("operator-create-pod", OPERATOR, "POST", "/api/v1/namespaces/default/pods", "Request",
             "k0s_audit_rules_append[0]", body="{}"),
     Request("operator-create-event", OPERATOR, "POST", "/api/v1/namespaces/default/events", "Metadata",
-            "default-metadata (drop-events is in k0s_audit_exclude_rules)", body="{}"),
+            "default-metadata (drop-events is in k0s_audit_rules_exclude)", body="{}"),
     Request("operator-list-widgets", OPERATOR, "GET", "/apis/widgets.example.com/v1/widgets", "Request",
             "known-api-groups-read + k0s_audit_extra_api_groups"),
     Request("operator-create-widget", OPERATOR, "POST", "/apis/widgets.example.com/v1/namespaces/default/widgets",

@@ -210,8 +210,8 @@ def test_exclude_unknown_name_lists_known_names():
 
 def test_exclude_label_from_source_names():
     with pytest.raises(AuditPolicyError) as info:
-        merge_rules(SMALL, exclude=[["a"], ["zz"]], source_names={"exclude": "k0s_audit_exclude_rules"})
-    assert str(info.value).startswith('k0s_audit_exclude_rules[1][0]: "zz" is not the name of a baseline rule')
+        merge_rules(SMALL, exclude=[["a"], ["zz"]], source_names={"exclude": "k0s_audit_rules_exclude"})
+    assert str(info.value).startswith('k0s_audit_rules_exclude[1][0]: "zz" is not the name of a baseline rule')
 
 
 def test_exclude_non_string():
@@ -341,7 +341,7 @@ def test_all_errors_reported_with_labels(baseline):
             source_names={
                 "prepend": "k0s_audit_rules_prepend",
                 "append": "k0s_audit_rules_append",
-                "exclude": "k0s_audit_exclude_rules",
+                "exclude": "k0s_audit_rules_exclude",
                 "extra_api_groups": "k0s_audit_extra_api_groups",
             },
         )
@@ -350,7 +350,7 @@ def test_all_errors_reported_with_labels(baseline):
         'k0s_audit_rules_prepend[0].namespace: unknown field; did you mean "namespaces"?; ',
         'k0s_audit_rules_append[0][0].level: "Loud" is not valid; use one of None, Metadata, Request, '
         "RequestResponse; ",
-        'k0s_audit_exclude_rules[0]: "nope" is not the name of a baseline rule; known names: drop-kube-proxy-watches, ',
+        'k0s_audit_rules_exclude[0]: "nope" is not the name of a baseline rule; known names: drop-kube-proxy-watches, ',
         'default-metadata; k0s_audit_extra_api_groups[0]: "Bad" is not a lowercase DNS subdomain',
     ]
     position = 0
