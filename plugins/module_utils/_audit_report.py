@@ -40,7 +40,6 @@ __all__ = [
     "LogReport",
     "ReportError",
     "find_log_files",
-    "live_audit_flags",
     "named_policy",
     "render_table",
     "retention",
@@ -582,46 +581,6 @@ def retention(
             f" maxsize to {size} (k0s_audit_log_maxsize)."
         )
     return out
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The live kube-apiserver
-
-
-def live_audit_flags(proc: str = "/proc") -> t.Optional[dict[str, t.Any]]:
-    """``{pid, flags}`` of the running process named kube-apiserver, its ``--audit-*`` flags by name (without
-    dashes), or None. k0s runs kube-apiserver as a child with its flags on the command line
-    (k0s pkg/component/controller/apiserver.go)."""
-    try:
-        pids = sorted((p for p in os.listdir(proc) if p.isdigit()), key=int)
-    except OSError:
-        return None
-    for pid in pids:
-        try:
-            with open(os.path.join(proc, pid, "comm"), encoding="utf-8", errors="replace") as handle:
-                if handle.read().strip() != "kube-apiserver":
-                    continue
-            with open(os.path.join(proc, pid, "cmdline"), "rb") as handle:
-                argv = [arg.decode("utf-8", errors="replace") for arg in handle.read().split(b"\0") if arg]
-        except OSError:
-            continue
-        flags: dict[str, str] = {}
-        pending: t.Optional[str] = None
-        for arg in argv[1:]:
-            if pending is not None:  # "--audit-log-path /x" (pflag accepts a separate value)
-                flags[pending] = arg
-                pending = None
-                continue
-            if arg.startswith("--audit-"):
-                name, sep, value = arg[2:].partition("=")
-                if sep:
-                    flags[name] = value
-                elif name == "audit-log-compress":
-                    flags[name] = "true"
-                else:
-                    pending = name
-        return {"pid": int(pid), "flags": flags}
-    return None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -213,11 +213,11 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import
     LogReport,
     ReportError,
     find_log_files,
-    live_audit_flags,
     named_policy,
     render_table,
     retention,
 )
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
 
 _FLAGS = (
     ("log_path", "audit-log-path"),
@@ -244,8 +244,8 @@ def _read_policy(path):
 
 
 def _settings(module, params, warnings):
-    live = live_audit_flags() if params["use_live_flags"] else None
-    flags = live["flags"] if live else {}
+    live = find_live_apiserver() if params["use_live_flags"] else None
+    flags = live["audit_args"] if live else {}
     settings = {"apiserver_pid": live["pid"] if live else None, "sources": {}}
     for key, flag in _FLAGS:
         if flag in flags:

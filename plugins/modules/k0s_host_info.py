@@ -320,6 +320,8 @@ import struct
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - Debian hosts have python3-yaml, which the role requires
@@ -607,43 +609,6 @@ def _config(path):
     return info
 
 
-def _boot_time():
-    with open("/proc/stat", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("btime "):
-                return int(line.split()[1])
-    return 0
-
-
-def _live_apiserver(proc="/proc"):
-    """The running kube-apiserver process, if any: pid, real uid, start time and --audit-* flags."""
-    try:
-        pids = [p for p in os.listdir(proc) if p.isdigit()]
-    except OSError:
-        return None
-    for pid in pids:
-        try:
-            with open(os.path.join(proc, pid, "comm"), encoding="utf-8", errors="replace") as handle:
-                if handle.read().strip() != "kube-apiserver":
-                    continue
-            with open(os.path.join(proc, pid, "status"), encoding="utf-8", errors="replace") as handle:
-                uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
-            with open(os.path.join(proc, pid, "cmdline"), "rb") as handle:
-                argv = [a.decode("utf-8", errors="replace") for a in handle.read().split(b"\0") if a]
-            with open(os.path.join(proc, pid, "stat"), encoding="utf-8", errors="replace") as handle:
-                ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-        except (OSError, StopIteration, ValueError, IndexError):
-            continue
-        started = _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-        audit = {}
-        for arg in argv[1:]:
-            name, _sep, value = arg.lstrip("-").partition("=")
-            if arg.startswith("--audit-"):
-                audit[name.replace("_", "-")] = value
-        return {"pid": int(pid), "uid": uid, "started": started, "audit_args": audit}
-    return None
-
-
 def _real_apiserver_account(live, planned=False):
     if live is not None:
         return {"user": _name_of(pwd.getpwuid, live["uid"]), "uid": live["uid"], "source": "process", **live}
@@ -695,7 +660,7 @@ def main():
     controller = parse_controller_args(_exec_start_argv(props) if service["exists"] else [])
     config = _config(params["config_path"] or controller["config_path"])
     user, _uid, _gids = _account(params["user"] or config["kube_apiserver_user"])
-    live = _live_apiserver() if service["active"] else None
+    live = find_live_apiserver() if service["active"] else None
     planned = params["create_user"] and user["name"] == APISERVER_USER and not user["exists"]
     apiserver = _real_apiserver_account(live, planned)
     # k0s gives kube-apiserver group root and no supplementary groups (pkg/supervisor/detachattr_linux.go).

@@ -19,7 +19,6 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import
     LogReport,
     ReportError,
     find_log_files,
-    live_audit_flags,
     render_table,
     retention,
     rule_names,
@@ -403,46 +402,6 @@ def test_rule_names_from_the_baseline_with_additions_and_extra_groups():
 
 def test_rule_names_without_sources_are_indexes():
     assert rule_names(POLICY["rules"]) == ["rules[0]", "rules[1]", "rules[2]", "rules[3]"]
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The live kube-apiserver's flags
-
-
-def test_live_audit_flags_from_proc(tmp_path):
-    for pid, comm, argv in (
-        ("12", "k0s", ["k0s", "controller", "--audit-log-maxsize=9"]),
-        (
-            "40",
-            "kube-apiserver",
-            [
-                "kube-apiserver",
-                "--audit-log-path=/var/log/k0s/audit.log",
-                "--audit-log-maxsize",
-                "1",
-                "--audit-log-maxbackup=3",
-                "--audit-log-compress",
-                "--audit-policy-file=/etc/k0s/audit-policy.yaml",
-                "--secure-port=6443",
-            ],
-        ),
-    ):
-        (tmp_path / pid).mkdir()
-        (tmp_path / pid / "comm").write_text(comm + "\n")
-        (tmp_path / pid / "cmdline").write_bytes(b"\0".join(arg.encode() for arg in argv) + b"\0")
-    (tmp_path / "self").mkdir()
-    live = live_audit_flags(str(tmp_path))
-    assert live == {
-        "pid": 40,
-        "flags": {
-            "audit-log-path": "/var/log/k0s/audit.log",
-            "audit-log-maxsize": "1",
-            "audit-log-maxbackup": "3",
-            "audit-log-compress": "true",
-            "audit-policy-file": "/etc/k0s/audit-policy.yaml",
-        },
-    }
-    assert live_audit_flags(str(tmp_path / "none")) is None
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def logs(tmp_path):
 @pytest.fixture
 def run(capsys, monkeypatch):
     def run_module(live=None, **args) -> dict:
-        monkeypatch.setattr(k0s_audit_report, "live_audit_flags", lambda: live)
+        monkeypatch.setattr(k0s_audit_report, "find_live_apiserver", lambda: live)
         with patch_module_args(args), pytest.raises(SystemExit):
             k0s_audit_report.main()
         return json.loads(capsys.readouterr().out)
@@ -100,7 +100,7 @@ def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
     )
     live = {
         "pid": 77,
-        "flags": {
+        "audit_args": {
             "audit-log-path": str(directory / "audit.log"),
             "audit-log-maxsize": "200",
             "audit-log-maxbackup": "10",
@@ -120,7 +120,7 @@ def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
 
 def test_an_unreadable_live_policy_falls_back_to_the_option_with_a_warning(run, logs, tmp_path):
     directory, _size = logs
-    live = {"pid": 5, "flags": {"audit-policy-file": str(tmp_path / "missing.yaml")}}
+    live = {"pid": 5, "audit_args": {"audit-policy-file": str(tmp_path / "missing.yaml")}}
     out = run(live=live, log_path=str(directory / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY)
     assert out["report"]["settings"]["policy_source"] == "option"
     assert any("missing.yaml could not be read" in warning for warning in out["report"]["warnings"])

@@ -160,19 +160,3 @@ def test_the_real_account_without_a_live_process(monkeypatch):
     assert (planned["user"], planned["uid"], planned["source"]) == ("kube-apiserver", None, "planned")
     live = {"pid": 7, "uid": 0, "started": 1.0, "audit_args": {"audit-log-path": "/var/log/k0s/audit.log"}}
     assert k0s_host_info._real_apiserver_account(live)["source"] == "process"
-
-
-def test_the_live_apiserver_is_found_by_its_process_name(tmp_path):
-    proc = tmp_path / "proc"
-    (proc / "42").mkdir(parents=True)
-    (proc / "42" / "comm").write_text("kube-apiserver\n")
-    (proc / "42" / "status").write_text("Name:\tkube-apiserver\nUid:\t998\t998\t998\t998\n")
-    (proc / "42" / "cmdline").write_bytes(
-        b"/var/lib/k0s/bin/kube-apiserver\0--audit-log-maxage=7\0--secure-port=6443\0"
-    )
-    (proc / "42" / "stat").write_text("42 (kube-apiserver) S " + " ".join(["0"] * 18) + " 1000 0\n")
-    (proc / "43").mkdir()
-    (proc / "43" / "comm").write_text("bash\n")
-    live = k0s_host_info._live_apiserver(str(proc))
-    assert live["pid"] == 42 and live["uid"] == 998
-    assert live["audit_args"] == {"audit-log-maxage": "7"}
