@@ -57,8 +57,6 @@ except ImportError:
 __all__ = [
     "API_VERSION",
     "CREATED_MARKER",
-    "DEFAULT_API_PORT",
-    "DEFAULT_KUBE_APISERVER_USER",
     "HAS_RUAMEL",
     "HAS_YAML",
     "K0SCTL",
@@ -89,8 +87,6 @@ __all__ = [
 
 API_VERSION = "k0s.k0sproject.io/v1beta1"
 KIND = "ClusterConfig"
-DEFAULT_API_PORT = 6443
-DEFAULT_KUBE_APISERVER_USER = "kube-apiserver"
 MASK = "********"
 
 K0SCTL_API_VERSION = "k0sctl.k0sproject.io/v1beta1"
@@ -165,9 +161,6 @@ class PatchResult:
     text: str
     extra_args: dict[str, Any]
     previous_extra_args: dict[str, Any]
-    kube_apiserver_user: str
-    api_port: int
-    engine: str
     comments_dropped: bool = False
     warnings: list[str] = field(default_factory=list)
     raw_args: list[Any] = field(default_factory=list)
@@ -452,22 +445,19 @@ def _section(document: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
     return node if isinstance(node, Mapping) else {}
 
 
-def _kube_apiserver_user(document: Mapping[str, Any]) -> str:
-    user = _section(document, "spec", "installConfig", "users").get("kubeAPIserverUser")
-    return user if isinstance(user, str) and user else DEFAULT_KUBE_APISERVER_USER
+def _check_api_port(document: Mapping[str, Any], source: str, warnings: list[str], profile: Profile) -> None:
+    """Warn when ``spec.api.port`` is something k0s refuses, since the file this module writes would not start.
 
-
-def _api_port(document: Mapping[str, Any], source: str, warnings: list[str], profile: Profile = K0S_CONFIG) -> int:
+    k0s pkg/apis/k0s/v1beta1/api.go: APISpec.Port is an int (a string or a boolean does not decode), 0 or absent
+    means the default 6443 (SetDefaults), and Validate refuses anything outside 1-65535 (IsValidPortNum).
+    """
     port = _section(document, "spec", "api").get("port")
-    if port is None:
-        return DEFAULT_API_PORT
-    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-        return port
+    if port is None or (isinstance(port, int) and not isinstance(port, bool) and 0 <= port < 65536):
+        return
     warnings.append(
-        f"{profile.dotted('port')} in {source} is {port!r}, not a port number: "
-        f"k0s will refuse it; reporting the default {DEFAULT_API_PORT}."
+        f"{profile.dotted('port')} in {source} is {port!r}, not a port number: k0s will refuse this file; "
+        "set it to a number from 1 to 65535 or leave it out (6443)."
     )
-    return DEFAULT_API_PORT
 
 
 def _go_quote_hint(value: Any) -> str:
@@ -852,15 +842,14 @@ def patch_k0s_config(
     extra_args: Mapping[str, Any] | None = None,
     remove_extra_args: Iterable[str] | None = None,
     source: str = "k0s.yaml",
-    use_ruamel: bool | None = None,
 ) -> PatchResult:
     """Set ``extra_args`` and delete ``remove_extra_args`` in ``spec.api.extraArgs`` of the k0s.yaml ``text``.
 
-    ``source`` names the file in messages. ``use_ruamel``: None uses ruamel.yaml when it can be imported, False
-    forces the PyYAML fallback, True requires ruamel.yaml. Raises :class:`K0sConfigError` for anything that cannot
-    be applied safely; nothing is half-done because nothing is written here.
+    ``source`` names the file in messages. ruamel.yaml renders the change when it can be imported (``HAS_RUAMEL``),
+    PyYAML otherwise. Raises :class:`K0sConfigError` for anything that cannot be applied safely; nothing is
+    half-done because nothing is written here.
     """
-    return patch_extra_args(text, extra_args, remove_extra_args, source, use_ruamel, K0S_CONFIG)
+    return patch_extra_args(text, extra_args, remove_extra_args, source, K0S_CONFIG)
 
 
 def patch_k0sctl_config(
@@ -868,10 +857,9 @@ def patch_k0sctl_config(
     extra_args: Mapping[str, Any] | None = None,
     remove_extra_args: Iterable[str] | None = None,
     source: str = "k0sctl.yaml",
-    use_ruamel: bool | None = None,
 ) -> PatchResult:
     """The same as :func:`patch_k0s_config` for ``spec.k0s.config.spec.api.extraArgs`` of a k0sctl.yaml."""
-    return patch_extra_args(text, extra_args, remove_extra_args, source, use_ruamel, K0SCTL)
+    return patch_extra_args(text, extra_args, remove_extra_args, source, K0SCTL)
 
 
 def _raw_args(api: Mapping[str, Any], source: str, profile: Profile, warnings: list[str]) -> list[Any]:
@@ -929,7 +917,6 @@ def patch_extra_args(
     extra_args: Mapping[str, Any] | None = None,
     remove_extra_args: Iterable[str] | None = None,
     source: str = "k0s.yaml",
-    use_ruamel: bool | None = None,
     profile: Profile = K0S_CONFIG,
 ) -> PatchResult:
     """Set and delete flags in the extraArgs of ``profile`` in ``text`` (see :func:`patch_k0s_config`).
@@ -938,9 +925,6 @@ def patch_extra_args(
     """
     set_args = normalize_extra_args(extra_args)
     remove_args = normalize_flag_names(remove_extra_args, set_args)
-    if use_ruamel and not HAS_RUAMEL:
-        raise K0sConfigError("ruamel.yaml was requested but cannot be imported.")
-    engine = "ruamel" if (HAS_RUAMEL if use_ruamel is None else use_ruamel) else "pyyaml"
 
     crlf = "\r\n" in text and "\r" not in text.replace("\r\n", "")
     work = text.replace("\r\n", "\n") if crlf else text
@@ -972,11 +956,9 @@ def patch_extra_args(
 
     drop_extra_args = bool(removed) and not new_extra
     changed = not _same(previous, new_extra) or (drop_extra_args and "extraArgs" in api)
+    _check_api_port(config, source, warnings, profile)
     common = dict(
         previous_extra_args=previous,
-        kube_apiserver_user=_kube_apiserver_user(config),
-        api_port=_api_port(config, source, warnings, profile),
-        engine=engine,
         warnings=warnings,
         raw_args=raw,
         audit_raw_args=_audit_raw_args(raw),
@@ -986,7 +968,7 @@ def patch_extra_args(
 
     expected = _patched_data(document, new_extra, drop_extra_args, profile)
     rendered = None
-    if engine == "ruamel":
+    if HAS_RUAMEL:
         problem = "did not reproduce it faithfully"
         for render in (_render_ruamel_api_block, _render_ruamel_document):
             try:
@@ -998,7 +980,6 @@ def patch_extra_args(
                 problem = f"could not round-trip it ({mask_message((str(exc) or type(exc).__name__).splitlines()[0])})"
         if rendered is None:
             warnings.append(f"ruamel.yaml {problem}, so PyYAML re-wrote {source}.")
-            engine = common["engine"] = "pyyaml"
     comments_dropped = False
     if rendered is None:
         rendered = _render_pyyaml(

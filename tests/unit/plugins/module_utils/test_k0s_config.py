@@ -50,7 +50,32 @@ GOOD = [
     "empty-spec.yaml",
     "kine-password.yaml",
 ]
-ENGINES = pytest.mark.parametrize("use_ruamel", [True, False], ids=["ruamel", "pyyaml"])
+
+
+def _choose_engine(monkeypatch, engine: str) -> str:
+    """Make the patch render with ``engine`` ("ruamel" or "pyyaml"), the way a host with or without it would."""
+    if engine == "ruamel" and core.RUAMEL_IMPORT_ERROR is not None:
+        pytest.fail("ruamel.yaml cannot be imported in this environment: run scripts/bootstrap.sh (it pins it).")
+    monkeypatch.setattr(core, "HAS_RUAMEL", engine == "ruamel")
+    return engine
+
+
+@pytest.fixture(params=["ruamel", "pyyaml"])
+def engine(request, monkeypatch):
+    """Each test that asks for it runs once with ruamel.yaml and once with the PyYAML fallback."""
+    return _choose_engine(monkeypatch, request.param)
+
+
+@pytest.fixture
+def ruamel(monkeypatch):
+    """The test is about ruamel.yaml's rendering: it must be used (a fallback to PyYAML adds a warning)."""
+    return _choose_engine(monkeypatch, "ruamel")
+
+
+@pytest.fixture
+def pyyaml(monkeypatch):
+    """A host without ruamel.yaml: PyYAML re-writes the file."""
+    return _choose_engine(monkeypatch, "pyyaml")
 
 
 def fixture(name: str) -> str:
@@ -88,14 +113,15 @@ def comment_lines(text: str) -> list:
 # ------------------------------------------------------------------------------------------------ the corpus
 
 
-@ENGINES
 @pytest.mark.parametrize("name", GOOD)
-def test_audit_flags_are_set_as_strings_k0s_accepts(name, use_ruamel):
+def test_audit_flags_are_set_as_strings_k0s_accepts(name, engine):
     text = fixture(name)
-    result = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel)
+    result = patch_k0s_config(text, AUDIT)
 
     assert result.changed
-    assert result.engine == ("ruamel" if use_ruamel else "pyyaml")
+    # ruamel.yaml keeps every comment; PyYAML drops them and says so
+    assert comment_lines(result.text) == (comment_lines(text) if engine == "ruamel" else [])
+    assert result.comments_dropped is (engine == "pyyaml" and has_comments(text))
     decoded = k0s_standin.load_strict(result.text)
     extra = decoded["spec"]["api"]["extraArgs"]
     for flag, value in AUDIT_AS_STRINGS.items():
@@ -106,11 +132,10 @@ def test_audit_flags_are_set_as_strings_k0s_accepts(name, use_ruamel):
     assert result.warnings == []
 
 
-@ENGINES
 @pytest.mark.parametrize("name", GOOD)
-def test_everything_else_is_kept_in_order(name, use_ruamel):
+def test_everything_else_is_kept_in_order(name, engine):
     text = fixture(name)
-    result = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel)
+    result = patch_k0s_config(text, AUDIT)
 
     assert without_extra_args(result.text) == without_extra_args(text)
     before = dict(key_paths(yaml.safe_load(text)))
@@ -119,11 +144,10 @@ def test_everything_else_is_kept_in_order(name, use_ruamel):
             assert keys[: len(before[path])] == before[path], path
 
 
-@ENGINES
 @pytest.mark.parametrize("name", [*GOOD, "unquoted-numbers.yaml"])
-def test_applying_twice_changes_nothing_the_second_time(name, use_ruamel):
-    first = patch_k0s_config(fixture(name), AUDIT, use_ruamel=use_ruamel)
-    second = patch_k0s_config(first.text, AUDIT, use_ruamel=use_ruamel)
+def test_applying_twice_changes_nothing_the_second_time(name, engine):
+    first = patch_k0s_config(fixture(name), AUDIT)
+    second = patch_k0s_config(first.text, AUDIT)
 
     assert not second.changed
     assert second.text == first.text
@@ -131,15 +155,15 @@ def test_applying_twice_changes_nothing_the_second_time(name, use_ruamel):
 
 
 @pytest.mark.parametrize("name", GOOD)
-def test_ruamel_keeps_comments_and_quoting_and_removal_restores_the_file_byte_for_byte(name):
+def test_ruamel_keeps_comments_and_quoting_and_removal_restores_the_file_byte_for_byte(name, ruamel):
     text = fixture(name)
-    applied = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    applied = patch_k0s_config(text, AUDIT)
     assert comment_lines(applied.text) == comment_lines(text)
     assert not applied.comments_dropped
 
     previous = extra_args_of(text)
     restore = {flag: previous[flag] for flag in AUDIT if flag in previous}
-    removed = patch_k0s_config(applied.text, restore, [flag for flag in AUDIT if flag not in previous], use_ruamel=True)
+    removed = patch_k0s_config(applied.text, restore, [flag for flag in AUDIT if flag not in previous])
     assert removed.changed
     if name in ("no-api.yaml", "empty-spec.yaml"):
         assert without_extra_args(removed.text) == without_extra_args(text)  # `api: {}` stays behind
@@ -147,9 +171,9 @@ def test_ruamel_keeps_comments_and_quoting_and_removal_restores_the_file_byte_fo
         assert removed.text == text
 
 
-def test_ruamel_adds_new_flags_before_the_comments_that_introduce_the_next_section():
+def test_ruamel_adds_new_flags_before_the_comments_that_introduce_the_next_section(ruamel):
     text = fixture("commented.yaml")
-    result = patch_k0s_config(text, {"audit-log-path": "/var/log/k0s/audit.log"}, use_ruamel=True)
+    result = patch_k0s_config(text, {"audit-log-path": "/var/log/k0s/audit.log"})
     lines = result.text.splitlines()
     added = lines.index('      audit-log-path: "/var/log/k0s/audit.log"')
     assert lines[added - 1] == "      profiling: 'false'"
@@ -158,9 +182,9 @@ def test_ruamel_adds_new_flags_before_the_comments_that_introduce_the_next_secti
     assert "    - k0s.example.internal   # DNS name of the load balancer" in lines
 
 
-def test_ruamel_keeps_comments_when_the_first_and_last_flags_are_removed():
+def test_ruamel_keeps_comments_when_the_first_and_last_flags_are_removed(ruamel):
     text = fixture("commented.yaml")
-    result = patch_k0s_config(text, remove_extra_args=["service-node-port-range", "profiling"], use_ruamel=True)
+    result = patch_k0s_config(text, remove_extra_args=["service-node-port-range", "profiling"])
     gone = "# Keep NodePorts in the range the firewall allows."  # it was about the first flag
     assert comment_lines(result.text) == [line for line in comment_lines(text) if line != gone]
     assert "extraArgs" not in result.text
@@ -169,69 +193,75 @@ def test_ruamel_keeps_comments_when_the_first_and_last_flags_are_removed():
     assert lines[lines.index("  # The network section below is shared by every controller.") + 1] == "  network:"
 
 
-def test_ruamel_keeps_indented_sequences():
+def test_ruamel_keeps_indented_sequences(ruamel):
     text = fixture("unquoted-numbers.yaml")
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    result = patch_k0s_config(text, AUDIT)
     assert "    sans:\n      - 10.0.0.1\n" in result.text
     assert "  workerProfiles:\n    - name: default\n" in result.text
 
 
-def test_pyyaml_fallback_drops_comments_and_says_so():
-    result = patch_k0s_config(fixture("commented.yaml"), AUDIT, use_ruamel=False)
+def test_pyyaml_fallback_drops_comments_and_says_so(pyyaml):
+    result = patch_k0s_config(fixture("commented.yaml"), AUDIT)
     assert result.comments_dropped
     assert comment_lines(result.text) == []
     k0s_standin.load_strict(result.text)
 
-    plain = patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=False)
+    plain = patch_k0s_config(fixture("config-create.yaml"), AUDIT)
     assert not plain.comments_dropped
 
 
-def test_unchanged_file_is_not_rendered_even_when_its_formatting_differs():
+def test_unchanged_file_is_not_rendered_even_when_its_formatting_differs(ruamel):
     text = fixture("existing-extra-args.yaml")
-    result = patch_k0s_config(text, {"audit-log-maxage": 3, "oidc-client-id": "kubernetes"}, use_ruamel=True)
+    result = patch_k0s_config(text, {"audit-log-maxage": 3, "oidc-client-id": "kubernetes"})
     assert not result.changed
     assert result.text is text
 
 
-def test_flags_that_were_missing_are_created_under_missing_sections():
+def test_flags_that_were_missing_are_created_under_missing_sections(engine):
     for name in ("no-api.yaml", "empty-spec.yaml"):
-        result = patch_k0s_config(fixture(name), {"audit-log-path": "-"}, use_ruamel=True)
+        result = patch_k0s_config(fixture(name), {"audit-log-path": "-"})
         assert k0s_standin.load_strict(result.text)["spec"]["api"] == {"extraArgs": {"audit-log-path": "-"}}
         assert "{" not in result.text.split("spec:", 1)[1]  # `spec: {}` became a block mapping
 
     header = "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nmetadata:\n  name: k0s\n"
     for body in ("", "spec:\n", "spec:\n  api:\n", "spec:\n  api:\n    extraArgs:\n"):
-        for use_ruamel in (True, False):
-            result = patch_k0s_config(header + body, {"v": 2}, use_ruamel=use_ruamel)
-            assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"] == {"v": "2"}, body
+        result = patch_k0s_config(header + body, {"v": 2})
+        assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"] == {"v": "2"}, body
 
 
-def test_explicit_document_start_is_kept():
+def test_explicit_document_start_is_kept(engine):
     text = "---\n" + fixture("custom-users.yaml")
-    for use_ruamel in (True, False):
-        assert patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text.startswith("---\n")
+    assert patch_k0s_config(text, AUDIT).text.startswith("---\n")
 
 
-def test_facts_for_the_caller():
-    custom = patch_k0s_config(fixture("custom-users.yaml"), {})
-    assert (custom.kube_apiserver_user, custom.api_port, custom.changed) == ("apiserver-k0s", 7443, False)
-    default = patch_k0s_config(fixture("empty-spec.yaml"), {})
-    assert (default.kube_apiserver_user, default.api_port) == ("kube-apiserver", 6443)
-    broken_port = fixture("custom-users.yaml").replace("port: 7443", "port: '7443'")
-    odd = patch_k0s_config(broken_port, {})
-    assert odd.api_port == 6443
-    assert odd.warnings == [
-        "spec.api.port in k0s.yaml is '7443', not a port number: k0s will refuse it; reporting the default 6443."
+@pytest.mark.parametrize("port", ["'7443'", "true", "70000", "-1", "[6443]"])
+def test_a_port_k0s_refuses_is_warned_about(port):
+    text = fixture("custom-users.yaml").replace("port: 7443", f"port: {port}")
+    result = patch_k0s_config(text, AUDIT)
+    assert result.changed
+    shown = repr(yaml.safe_load(f"p: {port}")["p"])
+    assert result.warnings == [
+        f"spec.api.port in k0s.yaml is {shown}, not a port number: k0s will refuse this file; "
+        "set it to a number from 1 to 65535 or leave it out (6443)."
     ]
+
+
+@pytest.mark.parametrize("port", ["7443", "0", "65535", None])
+def test_a_port_k0s_accepts_gives_no_warning(port):
+    text = fixture("custom-users.yaml")
+    text = text.replace("    port: 7443\n", "" if port is None else f"    port: {port}\n")
+    assert (port is None) is ("port:" not in text)
+    assert patch_k0s_config(text, AUDIT).warnings == []
+    if port is not None:
+        k0s_standin.load_strict(text)  # the stand-in of k0s accepts it as well
 
 
 # -------------------------------------------------------------------------------------------------- quoting
 
 
-@ENGINES
-def test_values_of_every_scalar_type_are_written_as_strings(use_ruamel):
+def test_values_of_every_scalar_type_are_written_as_strings(engine):
     values = {"i": 7, "t": True, "f": False, "x": 1.5, "o": "on", "yy": "y", "empty": "", "n": "null", "on": "x"}
-    result = patch_k0s_config(fixture("config-create.yaml"), values, use_ruamel=use_ruamel)
+    result = patch_k0s_config(fixture("config-create.yaml"), values)
     assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"] == {
         "i": "7",
         "t": "true",
@@ -243,13 +273,13 @@ def test_values_of_every_scalar_type_are_written_as_strings(use_ruamel):
         "n": "null",
         "on": "x",  # a key that YAML 1.1 would read as a boolean is quoted too
     }
-    assert result.engine == ("ruamel" if use_ruamel else "pyyaml")
+    assert result.warnings == []
     assert '      t: "true"\n' in result.text
     assert '      yy: "y"\n' in result.text
 
 
-def test_an_existing_unquoted_value_of_ours_is_fixed():
-    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-maxbackup": 5}, use_ruamel=True)
+def test_an_existing_unquoted_value_of_ours_is_fixed(ruamel):
+    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-maxbackup": 5})
     assert result.changed
     assert '      audit-log-maxbackup: "5"\n' in result.text
     assert result.previous_extra_args["audit-log-maxbackup"] == 5
@@ -269,9 +299,8 @@ def test_pyyaml_representer_leaves_plain_strings_plain(value):
     assert yaml.dump({"k": value}, Dumper=core._K0sDumper, default_flow_style=False) == f"k: {value}\n"
 
 
-@ENGINES
-def test_hand_written_numbers_of_other_flags_are_kept_and_warned_about(use_ruamel):
-    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-path": "-"}, use_ruamel=use_ruamel)
+def test_hand_written_numbers_of_other_flags_are_kept_and_warned_about(engine):
+    result = patch_k0s_config(fixture("unquoted-numbers.yaml"), {"audit-log-path": "-"})
     assert result.warnings == [
         'spec.api.extraArgs.audit-log-maxbackup is a number, not a string: k0s will refuse this file; quote it ("5").',
         'spec.api.extraArgs.profiling is a boolean, not a string: k0s will refuse this file; quote it ("false").',
@@ -285,7 +314,7 @@ def test_hand_written_numbers_of_other_flags_are_kept_and_warned_about(use_ruame
         k0s_standin.load_strict(result.text)
     # once those are set by the module too, k0s accepts the file
     fixed = {"audit-log-maxbackup": 5, "profiling": False, "max-requests-inflight": 400, "goaway-chance": 0.001}
-    k0s_standin.load_strict(patch_k0s_config(result.text, fixed, use_ruamel=use_ruamel).text)
+    k0s_standin.load_strict(patch_k0s_config(result.text, fixed).text)
 
 
 # ------------------------------------------------------------------------------------------------- refusals
@@ -311,11 +340,10 @@ REFUSED = {
 }
 
 
-@ENGINES
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_files_that_cannot_be_edited_safely_are_refused_in_one_sentence(name, use_ruamel):
+def test_files_that_cannot_be_edited_safely_are_refused_in_one_sentence(name, engine):
     with pytest.raises(K0sConfigError) as caught:
-        patch_k0s_config(fixture(name), AUDIT, source=name, use_ruamel=use_ruamel)
+        patch_k0s_config(fixture(name), AUDIT, source=name)
     message = str(caught.value)
     assert re.search(REFUSED[name], message), message
     assert "\n" not in message and message.endswith(".")
@@ -386,22 +414,28 @@ def test_removing_flags_that_are_not_there_changes_nothing():
     assert not result.changed and result.text is text
 
 
-def test_forcing_ruamel_when_it_is_missing_is_refused(monkeypatch):
-    monkeypatch.setattr(core, "HAS_RUAMEL", False)
-    with pytest.raises(K0sConfigError, match=r"ruamel\.yaml was requested"):
-        patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=True)
-    assert patch_k0s_config(fixture("config-create.yaml"), AUDIT).engine == "pyyaml"
+def test_without_ruamel_pyyaml_rewrites_the_file_and_never_tries_ruamel(monkeypatch, pyyaml):
+    def used(*_args, **_kwargs):
+        raise AssertionError("a ruamel.yaml renderer ran although HAS_RUAMEL is False")
+
+    monkeypatch.setattr(core, "_render_ruamel_api_block", used)
+    monkeypatch.setattr(core, "_render_ruamel_document", used)
+    text = fixture("commented.yaml")
+    result = patch_k0s_config(text, AUDIT)
+    assert result.changed and result.warnings == []
+    assert result.comments_dropped and comment_lines(result.text) == []
+    assert k0s_standin.load_strict(result.text)["spec"]["api"]["extraArgs"]["audit-log-maxage"] == "7"
 
 
-def test_a_ruamel_failure_falls_back_to_pyyaml_with_a_warning(monkeypatch):
+def test_a_ruamel_failure_falls_back_to_pyyaml_with_a_warning(monkeypatch, ruamel):
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(core, "_render_ruamel_api_block", broken)
     monkeypatch.setattr(core, "_render_ruamel_document", broken)
-    result = patch_k0s_config(fixture("config-create.yaml"), AUDIT, use_ruamel=True)
-    assert result.engine == "pyyaml"
+    result = patch_k0s_config(fixture("commented.yaml"), AUDIT)
     assert result.warnings == ["ruamel.yaml could not round-trip it (boom), so PyYAML re-wrote k0s.yaml."]
+    assert result.comments_dropped and comment_lines(result.text) == []  # PyYAML's rendering, not ruamel.yaml's
     k0s_standin.load_strict(result.text)
 
 
@@ -410,10 +444,9 @@ def test_a_ruamel_failure_falls_back_to_pyyaml_with_a_warning(monkeypatch):
 SECRETS = ("Sup3rS3cretPassw0rd", "MyK1neT0ken", "Ev3ntsPassw0rd")
 
 
-@ENGINES
-def test_diff_text_never_shows_a_secret(use_ruamel):
+def test_diff_text_never_shows_a_secret(engine):
     text = fixture("kine-password.yaml")
-    after = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text
+    after = patch_k0s_config(text, AUDIT).text
     assert all(secret in after for secret in SECRETS)  # the file keeps them
     for masked in (mask_secrets(text), mask_secrets(after)):
         assert not any(secret in masked for secret in SECRETS), masked
@@ -458,12 +491,12 @@ def test_has_comments_ignores_hashes_inside_values():
 # ------------------------------------------------------------------------------ the two ruamel.yaml renderers
 
 
-def test_only_the_api_block_is_round_tripped():
+def test_only_the_api_block_is_round_tripped(ruamel):
     odd = "  network: {provider:   kuberouter,   podCIDR: 10.244.0.0/16}   # spacing a round trip would change\n"
     text = fixture("commented.yaml").replace(
         "  network:\n    provider: kuberouter\n    podCIDR: 10.244.0.0/16\n    serviceCIDR: 10.96.0.0/12\n", odd
     )
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    result = patch_k0s_config(text, AUDIT)
     assert odd in result.text
     assert result.warnings == []
     assert text.replace("      profiling: 'false'\n", "") == "".join(
@@ -472,16 +505,14 @@ def test_only_the_api_block_is_round_tripped():
 
 
 @pytest.mark.parametrize("name", GOOD)
-def test_the_whole_document_renderer_gives_the_same_data_and_keeps_comments(name, monkeypatch):
+def test_the_whole_document_renderer_gives_the_same_data_and_keeps_comments(name, monkeypatch, ruamel):
     monkeypatch.setattr(core, "_render_ruamel_api_block", lambda *_args: None)
     text = fixture(name)
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
-    assert result.engine == "ruamel" and result.warnings == []
+    result = patch_k0s_config(text, AUDIT)
+    assert result.warnings == [] and not result.comments_dropped  # no fallback to PyYAML
     assert comment_lines(result.text) == comment_lines(text)
-    assert k0s_standin.load_strict(result.text) == k0s_standin.load_strict(
-        patch_k0s_config(text, AUDIT, use_ruamel=True).text
-    )
-    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
+    assert k0s_standin.load_strict(result.text) == k0s_standin.load_strict(patch_k0s_config(text, AUDIT).text)
+    assert not patch_k0s_config(result.text, AUDIT).changed
 
 
 @pytest.mark.parametrize(
@@ -496,12 +527,12 @@ def test_the_whole_document_renderer_gives_the_same_data_and_keeps_comments(name
     ],
     ids=["crlf", "flow-api", "no-final-newline", "comment-on-api"],
 )
-def test_unusual_layouts_are_patched_correctly(text):
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
-    assert result.engine == "ruamel" and result.warnings == []
+def test_unusual_layouts_are_patched_correctly(text, ruamel):
+    result = patch_k0s_config(text, AUDIT)
+    assert result.warnings == [] and not result.comments_dropped  # no fallback to PyYAML
     decoded = k0s_standin.load_strict(result.text)
     assert {key: decoded["spec"]["api"]["extraArgs"][key] for key in AUDIT} == AUDIT_AS_STRINGS
-    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
+    assert not patch_k0s_config(result.text, AUDIT).changed
 
 
 # ------------------------------------------------------------------------------ shapes that must be kept as they are
@@ -514,31 +545,31 @@ def raw_fixture(name: str) -> str:
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_other_shapes_are_kept_and_never_refused(name):
+def test_other_shapes_are_kept_and_never_refused(name, ruamel):
     text = raw_fixture(name)
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
-    assert result.changed and result.engine == "ruamel" and result.warnings == [], result.warnings
+    result = patch_k0s_config(text, AUDIT)
+    assert result.changed and result.warnings == [] and not result.comments_dropped, result.warnings
     decoded = k0s_standin.load_strict(result.text)
     assert {key: decoded["spec"]["api"]["extraArgs"][key] for key in AUDIT} == AUDIT_AS_STRINGS
     assert without_extra_args(result.text) == without_extra_args(text)
     assert comment_lines(result.text) == comment_lines(text)
-    assert not patch_k0s_config(result.text, AUDIT, use_ruamel=True).changed
-    removed = patch_k0s_config(result.text, remove_extra_args=list(AUDIT), use_ruamel=True)
+    assert not patch_k0s_config(result.text, AUDIT).changed
+    removed = patch_k0s_config(result.text, remove_extra_args=list(AUDIT))
     assert yaml.safe_load(removed.text) == yaml.safe_load(text)
 
 
-def test_crlf_line_breaks_stay_crlf():
+def test_crlf_line_breaks_stay_crlf(ruamel):
     text = raw_fixture("crlf.yaml")
     assert text.count("\r\n") == text.count("\n")
-    result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+    result = patch_k0s_config(text, AUDIT)
     assert result.text.count("\r\n") == result.text.count("\n") > text.count("\n")
-    assert patch_k0s_config(result.text, remove_extra_args=list(AUDIT), use_ruamel=True).text == text
+    assert patch_k0s_config(result.text, remove_extra_args=list(AUDIT)).text == text
 
 
-def test_anchors_aliases_and_tabs_outside_spec_api_stay_byte_for_byte():
+def test_anchors_aliases_and_tabs_outside_spec_api_stay_byte_for_byte(ruamel):
     for name in ("anchors.yaml", "tabs-in-comments.yaml"):
         text = raw_fixture(name)
-        result = patch_k0s_config(text, AUDIT, use_ruamel=True)
+        result = patch_k0s_config(text, AUDIT)
         kept = [line for line in result.text.splitlines() if "audit-" not in line]
         if "    extraArgs:" not in text.splitlines():
             kept.remove("    extraArgs:")  # the one line the new flags bring besides themselves
@@ -546,17 +577,17 @@ def test_anchors_aliases_and_tabs_outside_spec_api_stay_byte_for_byte():
     assert "values: *profile" in patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT).text
 
 
-def test_flow_style_api_is_patched_in_place():
-    result = patch_k0s_config(raw_fixture("flow-api.yaml"), AUDIT, use_ruamel=True)
+def test_flow_style_api_is_patched_in_place(ruamel):
+    result = patch_k0s_config(raw_fixture("flow-api.yaml"), AUDIT)
     assert "network: {provider: kuberouter}" in result.text
     assert "# flow style" in result.text
 
 
-def test_when_no_ruamel_rendering_reads_back_pyyaml_rewrites_with_a_warning(monkeypatch):
+def test_when_no_ruamel_rendering_reads_back_pyyaml_rewrites_with_a_warning(monkeypatch, ruamel):
     monkeypatch.setattr(core, "_render_ruamel_api_block", lambda *_args: None)
     monkeypatch.setattr(core, "_render_ruamel_document", lambda *_args: "apiVersion: wrong\n")
-    result = patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT, use_ruamel=True)
-    assert result.engine == "pyyaml"
+    result = patch_k0s_config(raw_fixture("anchors.yaml"), AUDIT)
+    assert "&profile" not in result.text and "*profile" not in result.text  # PyYAML's rendering expands aliases
     assert result.warnings == ["ruamel.yaml did not reproduce it faithfully, so PyYAML re-wrote k0s.yaml."]
     assert k0s_standin.load_strict(result.text)["spec"]["workerProfiles"][1]["values"] == {"maxPods": 110}
 
@@ -604,10 +635,9 @@ def test_an_anchor_that_contains_itself_is_refused():
 EVERYWHERE = ("T0kenAsUser", "KeepA1ivedPass", "p@ss:w/o%rd", "H3lm@Pass", "Pr1vateKey", "Ap1T0ken", "C0mment@Pass")
 
 
-@ENGINES
-def test_every_secret_of_the_file_is_masked_in_the_diff(use_ruamel):
+def test_every_secret_of_the_file_is_masked_in_the_diff(engine):
     text = raw_fixture("secrets-everywhere.yaml")
-    after = patch_k0s_config(text, AUDIT, use_ruamel=use_ruamel).text
+    after = patch_k0s_config(text, AUDIT).text
     for masked in (mask_secrets(text), mask_secrets(after)):
         assert not [secret for secret in EVERYWHERE if secret in masked], masked
         assert f'authPass: "{MASK}"' in masked and f'password: "{MASK}"' in masked
