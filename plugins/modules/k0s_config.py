@@ -212,18 +212,6 @@ audit_raw_args:
   type: list
   elements: str
   sample: ["--audit-log-maxage=90"]
-kube_apiserver_user:
-  description:
-    - C(spec.installConfig.users.kubeAPIserverUser), or V(kube-apiserver) when the file does not set it.
-    - Current k0s runs the API server as V(kube-apiserver) whatever this says (k0s issue 4265).
-  returned: always
-  type: str
-  sample: kube-apiserver
-api_port:
-  description: C(spec.api.port), or V(6443) when the file does not set it.
-  returned: always
-  type: int
-  sample: 6443
 backup_file:
   description: Name of the backup file that was made.
   returned: changed and O(backup=true) and not in check mode
@@ -283,7 +271,6 @@ def main():
         "k0rdent.audit.k0s_config",
         new_file=lambda: MINIMAL_CLUSTER_CONFIG,
         validate=validate,
-        facts=lambda result: dict(kube_apiserver_user=result.kube_apiserver_user, api_port=result.api_port),
     )
 
 
