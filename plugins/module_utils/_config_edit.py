@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.k0rdent.audit.plugins.module_utils import _k0s_config as _core
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
     K0sConfigError,
     PatchResult,
@@ -186,10 +187,13 @@ def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str)
                 _write(module, real_path, content, plan.created)
         if result.comments_dropped:
             kept = f"the backup {backup_file} keeps them" if backup_file else "set backup: true to keep a copy"
-            module.warn(
-                f"ruamel.yaml cannot be imported on this host, so the comments in {path} were dropped when it was "
-                f"re-written ({kept}; install ruamel.yaml on the host to keep comments)."
-            )
+            if _core.HAS_RUAMEL:  # ruamel.yaml could not render this file: the patch warned why
+                module.warn(f"PyYAML re-wrote {path}, so the comments in it were dropped ({kept}).")
+            else:
+                module.warn(
+                    f"ruamel.yaml cannot be imported on this host, so the comments in {path} were dropped when it was "
+                    f"re-written ({kept}; install ruamel.yaml on the host to keep comments)."
+                )
 
     attributes_diff: dict[str, Any] = {}
     if os.path.exists(real_path) and not (removes and module.check_mode):

@@ -316,6 +316,21 @@ def test_without_ruamel_comments_are_dropped_with_a_warning(tmp_path, bindir, ru
     assert warnings_of(run(path=str(plain), extra_args=AUDIT)) == []
 
 
+def test_when_ruamel_cannot_render_the_file_the_dropped_comments_are_explained(tmp_path, bindir, run, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(k0s_config_core(), "_render_ruamel_api_block", broken)
+    monkeypatch.setattr(k0s_config_core(), "_render_ruamel_document", broken)
+    path = copy_fixture(tmp_path, "commented.yaml")
+    result = run(path=str(path), extra_args=AUDIT)
+    assert result["changed"] is True and "#" not in path.read_text()
+    assert warnings_of(result) == [
+        f"ruamel.yaml could not round-trip it (boom), so PyYAML re-wrote {path}.",
+        f"PyYAML re-wrote {path}, so the comments in it were dropped (set backup: true to keep a copy).",
+    ]
+
+
 def test_hand_written_numbers_are_warned_about(tmp_path, bindir, run):
     path = copy_fixture(tmp_path, "unquoted-numbers.yaml")
     result = run(path=str(path), extra_args=AUDIT)
