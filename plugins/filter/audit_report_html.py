@@ -95,13 +95,13 @@ def _bars(host: str, key: str, rows: t.Sequence[Mapping], label: str, color: str
     for index, row in enumerate(rows):
         y = index * height + 2
         size = int(row.get("bytes") or 0)
-        bar = max(1, int((width - left - 170) * size / top))
+        length = max(1, int((width - left - 170) * size / top))
         name = str(row.get(label))
         short = name if len(name) <= 46 else name[:45] + "\u2026"
         parts.append(
             f'<text x="{left - 6}" y="{y + 12}" text-anchor="end"><title>{_e(name)}</title>{_e(short)}</text>'
-            f'<rect x="{left}" y="{y}" width="{bar}" height="{height - 4}" fill="{color}"/>'
-            f'<text x="{left + bar + 6}" y="{y + 12}" data-host="{_e(host)}" data-figure="{_e(key)}"'
+            f'<rect x="{left}" y="{y}" width="{length}" height="{height - 4}" fill="{color}"/>'
+            f'<text x="{left + length + 6}" y="{y + 12}" data-host="{_e(host)}" data-figure="{_e(key)}"'
             f' data-name="{_e(name)}">{size} B, {int(row.get("events") or 0)} events</text>'
         )
     parts.append("</svg>")
@@ -121,12 +121,12 @@ def _retention(host: str, keep: Mapping) -> str:
         )
     ):
         y = index * 26 + 4
-        bar = int((width - left - 140) * float(value) / scale) if value else 0
+        length = int((width - left - 140) * float(value) / scale) if value else 0
         text = "unlimited" if value is None else f"{_num(float(value), 1)} h"
         rows.append(
             f'<text x="{left - 6}" y="{y + 14}" text-anchor="end">{_e(name)}</text>'
-            f'<rect x="{left}" y="{y}" width="{max(bar, 1)}" height="20" fill="{fill}"/>'
-            f'<text x="{left + max(bar, 1) + 6}" y="{y + 14}">{_e(text)}</text>'
+            f'<rect x="{left}" y="{y}" width="{max(length, 1)}" height="20" fill="{fill}"/>'
+            f'<text x="{left + max(length, 1) + 6}" y="{y + 14}">{_e(text)}</text>'
         )
     return f'<svg width="{width}" height="60" role="img" aria-label="retention">{"".join(rows)}</svg>'
 
@@ -140,10 +140,10 @@ def _hours(host: str, hours: t.Sequence[Mapping]) -> str:
     step = max(2, (width - 60) // len(shown))
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="per hour">']
     for index, row in enumerate(shown):
-        bar = int((height - bottom - 16) * int(row["bytes"]) / top)
+        length = int((height - bottom - 16) * int(row["bytes"]) / top)
         x = 50 + index * step
         parts.append(
-            f'<rect x="{x}" y="{height - bottom - bar}" width="{max(1, step - 2)}" height="{max(bar, 1)}"'
+            f'<rect x="{x}" y="{height - bottom - length}" width="{max(1, step - 2)}" height="{max(length, 1)}"'
             ' fill="#5b9bd5">'
             f"<title>{_e(row['hour'])}: {int(row['events'])} events, {int(row['bytes'])} B</title></rect>"
         )
@@ -162,12 +162,12 @@ def _projection(host: str, report: Mapping, projection: Mapping) -> str:
     for index, (name, value, fill) in enumerate(
         (("logged now", current, "#3c8dbc"), ("candidate", projected, "#5cb85c"))
     ):
-        bar = max(1, int(500 * value / scale))
+        length = max(1, int(500 * value / scale))
         y = index * 26 + 4
         bars.append(
             f'<text x="124" y="{y + 14}" text-anchor="end">{name}</text>'
-            f'<rect x="130" y="{y}" width="{bar}" height="20" fill="{fill}"/>'
-            f'<text x="{136 + bar}" y="{y + 14}">{_num(value / MIB, 3)} MiB</text>'
+            f'<rect x="130" y="{y}" width="{length}" height="20" fill="{fill}"/>'
+            f'<text x="{136 + length}" y="{y + 14}">{_num(value / MIB, 3)} MiB</text>'
         )
     out = [
         '<div class="figs">',

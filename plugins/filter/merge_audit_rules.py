@@ -72,7 +72,7 @@ options:
   keep_names:
     description:
       - Keep each rule's C(name) (as its first key) in the output, so it can be written as a comment above the rule.
-        kube-apiserver does not know C(name): remove it from the rules before they become a policy.
+      - kube-apiserver does not know C(name); remove it from the rules before they become a policy.
     type: bool
     default: false
     version_added: 0.2.0

@@ -49,7 +49,7 @@ _FULL_CHECK = "the k0rdent.audit.audit_policy_errors filter lists every problem 
 _CACHE_LIMIT = 4096
 if t.TYPE_CHECKING:  # annotations only: hosts may run a Python older than builtin generics at run time
     # (users, userGroups, namespaces, object names required or None, the rule) of a rule a request can meet.
-    _Selector = frozenset[str] | None
+    _Selector = t.Optional[t.FrozenSet[str]]
     _Candidate = tuple[_Selector, _Selector, _Selector, _Selector, "CompiledRule"]
 
 

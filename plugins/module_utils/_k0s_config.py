@@ -890,7 +890,7 @@ def _audit_raw_args(raw: list[Any]) -> list[Any]:
 
 def _is_created_skeleton(text: str, data: Mapping[str, Any]) -> bool:
     """Whether ``data`` is the untouched skeleton of a file this collection created (see CREATED_MARKER)."""
-    first, _, rest = text.partition("\n")
+    first, _newline, rest = text.partition("\n")
     if first.rstrip("\r") != CREATED_MARKER or has_comments(rest):
         return False
     spec = data.get("spec")

@@ -105,12 +105,12 @@ waited:
 """
 
 import os
-import ssl
 import time
-import urllib.error
-import urllib.request
+from http.client import HTTPException
+from urllib.error import URLError
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 _POLL_SECONDS = 1.0
 
@@ -122,13 +122,10 @@ def _unit_state(module, service):
 
 def _readyz(port):
     # kube-apiserver serves a self-signed certificate here; only the status code is wanted.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen("https://127.0.0.1:%d/readyz" % port, context=context, timeout=5) as response:
+        with open_url("https://127.0.0.1:%d/readyz" % port, validate_certs=False, timeout=5) as response:
             return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+    except (URLError, HTTPException, OSError, ValueError):  # not answering, or not 2xx (HTTPError): not ready yet
         return False
 
 

@@ -70,7 +70,7 @@ def _events(server, audit_id: str, stages=("RequestReceived", "ResponseComplete"
 
 
 def test_serving_line_names_the_address(server):
-    proc, _ = server
+    proc, _log = server
     assert "Serving securely on 127.0.0.1:%d" % proc.port in proc.output
 
 
@@ -90,13 +90,13 @@ def test_node_get_is_audited_with_user_verb_and_object(server):
 
 
 def test_kube_proxy_list_and_watch(server):
-    _, events = _events(server, "h1-proxy-list", path="/api/v1/services", token="proxy-token")
+    _status, events = _events(server, "h1-proxy-list", path="/api/v1/services", token="proxy-token")
     assert events[0]["user"]["username"] == "system:kube-proxy"
     assert events[0]["user"]["groups"] == ["system:authenticated"]
     assert events[0]["verb"] == "list"
     assert events[0]["objectRef"] == {"resource": "services", "apiVersion": "v1"}
     # A watch is a long-running request: it has a ResponseStarted stage (pkg/endpoints/filters/audit.go).
-    _, events = _events(
+    _status, events = _events(
         server,
         "h1-proxy-watch",
         stages=("RequestReceived", "ResponseStarted", "ResponseComplete"),
@@ -155,6 +155,6 @@ def test_unknown_token_is_refused_and_audited(server):
 
 
 def test_log_file_and_directory_modes(server):
-    _, log = server
+    _proc, log = server
     assert stat.S_IMODE(Path(log).stat().st_mode) == 0o600
     assert stat.S_IMODE(Path(log).parent.stat().st_mode) == 0o700

@@ -40,31 +40,31 @@ def _refused(args, *reasons):
 
 def test_the_base_flags_serve(base):
     """The refusals below are caused by the one flag each changes: the base alone serves."""
-    _, args = base
+    _binary, args = base
     run = run_once(args)
     assert run.serving, run
 
 
 def test_unknown_audit_flag(base):
-    _, args = base
+    _binary, args = base
     run = _refused([*args, "--audit-log-maxsizes=5"], "Error: unknown flag: --audit-log-maxsizes")
     assert run.returncode == 1
 
 
 def test_underscores_read_as_dashes(base):
     """cliflag.WordSepNormalizeFunc: --audit_log_maxage is --audit-log-maxage, and -1 is refused as such."""
-    _, args = base
+    _binary, args = base
     _refused([*args, "--audit_log_maxage=-1"], "--audit-log-maxage -1 can't be a negative number")
 
 
 def test_negative_maxage(base):
-    _, args = base
+    _binary, args = base
     run = _refused([*args, "--audit-log-maxage=-1"], "--audit-log-maxage -1 can't be a negative number")
     assert run.returncode == 1
 
 
 def test_unparsable_value(base):
-    _, args = base
+    _binary, args = base
     _refused([*args, "--audit-log-maxbackup=ten"], 'invalid argument "ten" for "--audit-log-maxbackup"')
 
 
@@ -100,5 +100,5 @@ def test_log_path_that_cannot_be_created(base):
 
 
 def test_positional_argument(base):
-    _, args = base
+    _binary, args = base
     _refused([*args, "extra"], "does not take any arguments")

@@ -90,7 +90,8 @@ def write(path: Path, events: list, compressed: bool = False, tail: bytes = b"")
     return data
 
 
-def run(files, policy=POLICY, names=NAMES, candidate=None, candidate_names=None, top=10) -> dict:
+def run(files, policy=None, names=None, candidate=None, candidate_names=None, top=10) -> dict:
+    policy, names = (POLICY if policy is None else policy), (NAMES if names is None else names)
     report = LogReport(policy, names, candidate, candidate_names)
     report.read_files(files)
     return report.result(top)
