@@ -35,7 +35,6 @@ run policy_engine.py $python benchmarks/policy_engine.py
 run evaluator_vs_go.py $python benchmarks/evaluator_vs_go.py
 run report_throughput.py $python benchmarks/report_throughput.py
 run k0s_config_patch.py $python benchmarks/k0s_config_patch.py
-run audit_volume.py $python benchmarks/audit_volume.py
 if docker info >/dev/null 2>&1; then
   scripts/build-image.sh bookworm >/dev/null
   if [ "${1:-}" = "--quick" ]; then
