@@ -30,7 +30,7 @@ import difflib
 import json
 import math
 import struct
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 __all__ = [
     "AUDIT_FLAGS",
@@ -58,7 +58,7 @@ class AuditFlag(NamedTuple):
     # policy, log or webhook: the backend whose options the flag sets.
     backend: str
     # For string flags audit.go's Validate restricts: the values it accepts (only while the backend is on).
-    choices: Tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
     # pflag's MarkDeprecated message: kube-apiserver still accepts the flag and prints this warning.
     deprecated: str = ""
 
@@ -69,7 +69,7 @@ _FORMATS = ("legacy", "json")
 _VERSIONS = ("audit.k8s.io/v1",)
 
 
-def _backend_flags(plugin: str, mode: str, batch: Tuple[str, str, str, str, str, str]) -> List[AuditFlag]:
+def _backend_flags(plugin: str, mode: str, batch: tuple[str, str, str, str, str, str]) -> list[AuditFlag]:
     """AuditBatchOptions.AddFlags and AuditTruncateOptions.AddFlags of audit.go for one backend."""
     buffer_size, max_size, max_wait, throttle, qps, burst = batch
     prefix = "audit-%s-" % plugin
@@ -90,7 +90,7 @@ def _backend_flags(plugin: str, mode: str, batch: Tuple[str, str, str, str, str,
 
 # Flag name -> AuditFlag: exactly the flags NewAuditOptions().AddFlags registers (audit.go, v0.36.3), with the
 # defaults of NewAuditOptions (the log retention defaults 366 days / 100 files / 100 MB are new in 1.36).
-AUDIT_FLAGS: Dict[str, AuditFlag] = {
+AUDIT_FLAGS: dict[str, AuditFlag] = {
     flag.name: flag
     for flag in [
         AuditFlag("audit-policy-file", "string", "", "policy"),
@@ -168,7 +168,7 @@ def _digit(char: str) -> int:
     return 99
 
 
-def parse_go_int(text: str) -> Tuple[Optional[int], str]:
+def parse_go_int(text: str) -> tuple[int | None, str]:
     """``strconv.ParseInt(text, 0, 64)`` (Go strconv/atoi.go): (value, "") or (None, "syntax" | "range")."""
     body = text
     negative = False
@@ -212,7 +212,7 @@ _GO_BOOLS = {
 }
 
 
-def parse_go_bool(text: str) -> Tuple[Optional[bool], str]:
+def parse_go_bool(text: str) -> tuple[bool | None, str]:
     """``strconv.ParseBool``: (value, "") or (None, "syntax")."""
     if text in _GO_BOOLS:
         return _GO_BOOLS[text], ""
@@ -232,7 +232,7 @@ _DURATION_UNITS = {
 }
 
 
-def parse_go_duration(text: str) -> Tuple[Optional[int], str]:
+def parse_go_duration(text: str) -> tuple[int | None, str]:
     """``time.ParseDuration`` (Go time/format.go): (nanoseconds, "") or (None, reason in Go's words).
 
     Grammar ``[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+``, or a plain ``0``; each number needs digits before or after the
@@ -307,7 +307,7 @@ def parse_go_duration(text: str) -> Tuple[Optional[int], str]:
     return total, ""
 
 
-def _float_syntax_ok(text: str) -> Tuple[bool, bool]:
+def _float_syntax_ok(text: str) -> tuple[bool, bool]:
     """Go strconv readFloat (atof.go) on the whole text: (well formed, hexadecimal)."""
     i = 0
     if text[:1] in ("+", "-"):
@@ -350,7 +350,7 @@ def _float_syntax_ok(text: str) -> Tuple[bool, bool]:
     return i == len(text), hexadecimal
 
 
-def parse_go_float32(text: str) -> Tuple[Optional[float], str]:
+def parse_go_float32(text: str) -> tuple[float | None, str]:
     """``strconv.ParseFloat(text, 32)`` (Go strconv/atof.go): (value, "") or (None, "syntax" | "range").
 
     Decimal and hexadecimal (``0x1p-2``) forms, ``_`` between digits, ``inf``/``infinity``/``nan`` in any case.
@@ -389,7 +389,7 @@ def _go_float32_text(value: float) -> str:
     return repr(value)
 
 
-_PARSERS: Dict[str, Callable[[str], Tuple[Any, str]]] = {
+_PARSERS: dict[str, Callable[[str], tuple[Any, str]]] = {
     "int": parse_go_int,
     "int64": parse_go_int,
     "bool": parse_go_bool,
@@ -457,12 +457,12 @@ class _Unknown(Exception):
     """A value Validate needs could not be parsed: that rule is not judged (the parse error is reported)."""
 
 
-def _problem(severity: str, place: str, flag: str, message: str) -> Dict[str, str]:
+def _problem(severity: str, place: str, flag: str, message: str) -> dict[str, str]:
     ending = "" if message.endswith(("?", ".")) else "."
     return {"severity": severity, "place": place, "flag": flag, "message": "%s: %s%s" % (place, message, ending)}
 
 
-def _name_problem(name: Any, value: Any) -> Optional[str]:
+def _name_problem(name: Any, value: Any) -> str | None:
     if not isinstance(name, str) or not name or name.startswith("-") or "=" in name or any(c.isspace() for c in name):
         return "a flag name is written without leading dashes, '=' or spaces, e.g. audit-log-maxage"
     canonical = normalize_flag_name(name)
@@ -484,9 +484,9 @@ def _name_problem(name: Any, value: Any) -> Optional[str]:
 def audit_flag_problems(
     flags: Any,
     source_name: str = "extra_args",
-    owned_by: Optional[Mapping[str, str]] = None,
-    owned_values: Optional[Mapping[str, Any]] = None,
-) -> List[Dict[str, str]]:
+    owned_by: Mapping[str, str] | None = None,
+    owned_values: Mapping[str, Any] | None = None,
+) -> list[dict[str, str]]:
     """Errors and warnings about the audit flags kube-apiserver would get, as dicts.
 
     ``flags`` is a mapping of flag names (without dashes) to values, named ``source_name.FLAG`` in messages.
@@ -507,8 +507,8 @@ def audit_flag_problems(
             }
         ]
     owners = {normalize_flag_name(k): v for k, v in (owned_by or {}).items() if isinstance(k, str)}
-    problems: List[Dict[str, str]] = []
-    given: Dict[str, _Given] = {}
+    problems: list[dict[str, str]] = []
+    given: dict[str, _Given] = {}
 
     def take(name: str, value: Any, place: str) -> None:
         canonical = normalize_flag_name(name)
@@ -560,7 +560,7 @@ def audit_flag_problems(
         elif canonical in AUDIT_FLAGS:
             take(name, value, place)
 
-    seen: Dict[str, str] = {}
+    seen: dict[str, str] = {}
     for name, value in flags.items():
         place = "%s.%s" % (source_name, name)
         problem = _name_problem(name, value)
@@ -598,7 +598,7 @@ def audit_flag_problems(
     return problems
 
 
-def _validate(given: Mapping[str, _Given]) -> List[Dict[str, str]]:
+def _validate(given: Mapping[str, _Given]) -> list[dict[str, str]]:
     """audit.go AuditOptions.Validate (and the version parse of ApplyTo) over the given flags and the defaults."""
 
     def value(name: str) -> Any:
@@ -609,15 +609,15 @@ def _validate(given: Mapping[str, _Given]) -> List[Dict[str, str]]:
         flag = AUDIT_FLAGS[name]
         return _PARSERS[flag.kind](flag.default)[0]
 
-    def place(*names: str) -> Tuple[str, str]:
+    def place(*names: str) -> tuple[str, str]:
         for name in names:
             if name in given:
                 return given[name].place, name
         return "", names[0]
 
-    problems: List[Dict[str, str]] = []
+    problems: list[dict[str, str]] = []
 
-    def refuse(names: Tuple[str, ...], upstream: str, fix: str) -> None:
+    def refuse(names: tuple[str, ...], upstream: str, fix: str) -> None:
         where, name = place(*names)
         problems.append(_problem("error", where, name, "kube-apiserver would not start (%s); %s" % (upstream, fix)))
 
@@ -756,9 +756,9 @@ def _validate_truncate(plugin: str, value: Callable, refuse: Callable, warn: Cal
 def audit_flag_errors(
     flags: Any,
     source_name: str = "extra_args",
-    owned_by: Optional[Mapping[str, str]] = None,
-    owned_values: Optional[Mapping[str, Any]] = None,
-) -> List[str]:
+    owned_by: Mapping[str, str] | None = None,
+    owned_values: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Every reason kube-apiserver would refuse the flags (see :func:`audit_flag_problems`), one sentence each."""
     return [
         p["message"]
@@ -770,9 +770,9 @@ def audit_flag_errors(
 def audit_flag_warnings(
     flags: Any,
     source_name: str = "extra_args",
-    owned_by: Optional[Mapping[str, str]] = None,
-    owned_values: Optional[Mapping[str, Any]] = None,
-) -> List[str]:
+    owned_by: Mapping[str, str] | None = None,
+    owned_values: Mapping[str, Any] | None = None,
+) -> list[str]:
     """What kube-apiserver accepts but has deprecated or ignores (see :func:`audit_flag_problems`), one each."""
     return [
         p["message"]

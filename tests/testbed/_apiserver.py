@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Sequence
 
 import pytest
 
@@ -57,7 +57,7 @@ def free_port() -> int:
 class Run:
     """The outcome of starting the server: whether it reached serving, its exit status and its output."""
 
-    def __init__(self, serving: bool, returncode: Optional[int], output: str) -> None:
+    def __init__(self, serving: bool, returncode: int | None, output: str) -> None:
         self.serving = serving
         self.returncode = returncode
         self.output = output
@@ -75,7 +75,7 @@ class Server:
 
     def __init__(self, args: Sequence[str]) -> None:
         self.args = [str(BINARY), *args]
-        self._lines: List[str] = []
+        self._lines: list[str] = []
         self._serving = threading.Event()
         self._done = threading.Event()
         self.proc = subprocess.Popen(
@@ -83,7 +83,7 @@ class Server:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.port: Optional[int] = None
+        self.port: int | None = None
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -109,7 +109,7 @@ class Server:
                 return self._serving.is_set()
         raise AssertionError("the test API server neither served nor exited in %s s:\n%s" % (timeout, self.output))
 
-    def stop(self, kill: bool = False) -> Optional[int]:
+    def stop(self, kill: bool = False) -> int | None:
         """Stop the server (SIGTERM, or SIGKILL when a webhook backend would make shutdown wait), return status."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -134,15 +134,15 @@ def request(
     port: int,
     path: str,
     method: str = "GET",
-    token: Optional[str] = None,
-    audit_id: Optional[str] = None,
-    body: Optional[bytes] = None,
+    token: str | None = None,
+    audit_id: str | None = None,
+    body: bytes | None = None,
 ) -> int:
     """One HTTPS request to the server (its certificate is self-signed); returns the status code."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     if token:
         headers["Authorization"] = "Bearer " + token
     if audit_id:
@@ -159,14 +159,14 @@ def request(
         conn.close()
 
 
-def read_events(log: Path) -> List[dict]:
+def read_events(log: Path) -> list[dict]:
     """The JSON events in an audit log (one per line, as k8s.io/apiserver plugin/pkg/audit/log writes them)."""
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def wait_for_events(log: Path, audit_id: str, stages: int = 2, timeout: float = 10.0) -> List[dict]:
+def wait_for_events(log: Path, audit_id: str, stages: int = 2, timeout: float = 10.0) -> list[dict]:
     """The events of one request, once ``stages`` of them are written (ResponseComplete may trail the reply)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -17,7 +17,6 @@ import itertools
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 import pytest
 from _apiserver import REPO, free_port, require_binary, run_once
@@ -90,9 +89,9 @@ def _deprecated(name: str) -> bool:
     return bool(getattr(AUDIT_FLAGS[name], "deprecated", ""))
 
 
-def _contexts(name: str) -> List[Dict[str, Optional[str]]]:
+def _contexts(name: str) -> list[dict[str, str | None]]:
     """The switch settings under which a flag's values are tried; None removes a base flag."""
-    contexts: List[Dict[str, Optional[str]]] = [{}]
+    contexts: list[dict[str, str | None]] = [{}]
     match = re.match(r"audit-(log|webhook)-batch-(.*)$", name)
     if match:
         plugin, option = match.groups()
@@ -119,7 +118,7 @@ def bed(tmp_path_factory):
     return tmp
 
 
-def _base(tmp: Path, n: int) -> Dict[str, str]:
+def _base(tmp: Path, n: int) -> dict[str, str]:
     return {
         "audit-policy-file": str(tmp / "policy.yaml"),
         "audit-log-path": str(tmp / "logs" / str(n) / "audit.log"),
@@ -127,7 +126,7 @@ def _base(tmp: Path, n: int) -> Dict[str, str]:
     }
 
 
-def _flags(tmp: Path, context: Dict[str, Optional[str]], n: int) -> Dict[str, str]:
+def _flags(tmp: Path, context: dict[str, str | None], n: int) -> dict[str, str]:
     flags = _base(tmp, n)
     for key, value in context.items():
         if value is None:
@@ -137,7 +136,7 @@ def _flags(tmp: Path, context: Dict[str, Optional[str]], n: int) -> Dict[str, st
     return flags
 
 
-def _args(tmp: Path, flags: Dict[str, str], n: int, context: Optional[Dict[str, Optional[str]]] = None) -> List[str]:
+def _args(tmp: Path, flags: dict[str, str], n: int, context: dict[str, str | None] | None = None) -> list[str]:
     everything = {**_flags(tmp, context or {}, n), **flags}
     return [
         "--bind-address=127.0.0.1",
@@ -177,7 +176,7 @@ def test_source_deprecations_match_the_table():
     assert in_source == {name for name in AUDIT_FLAGS if _deprecated(name)}
 
 
-def _cases() -> List[Tuple[str, Dict[str, Optional[str]], str]]:
+def _cases() -> list[tuple[str, dict[str, str | None], str]]:
     cases = []
     for name in sorted(AUDIT_FLAGS):
         if name in PATH_FLAGS:
@@ -217,5 +216,5 @@ def test_server_refuses_what_the_table_refuses(bed, name):
     assert wrong == [], "\n".join(wrong)
 
 
-def _audit_flag_errors(flags: Dict[str, str]) -> List[str]:
+def _audit_flag_errors(flags: dict[str, str]) -> list[str]:
     return _audit_flags.audit_flag_errors(flags, source_name="extra_args")
