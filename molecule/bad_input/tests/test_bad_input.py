@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -121,11 +122,16 @@ def test_bad_input_fails_in_preflight_and_changes_nothing(host, playbook, case):
     extra_vars, message = CASES[case]
     if case in CONFIGS:
         host.run("cp -p /etc/k0s/k0s.yaml /etc/k0s/k0s.yaml.keep-for-test")
-        host.run("cat > /etc/k0s/k0s.yaml <<'EOF'\n%sEOF" % CONFIGS[case])
-    if case == "controller down before the run":
-        host.run("systemctl start k0scontroller")  # refuses the list: the unit fails
-        assert host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed"
     try:
+        if case in CONFIGS:
+            host.run("cat > /etc/k0s/k0s.yaml <<'EOF'\n%sEOF" % CONFIGS[case])
+        if case == "controller down before the run":
+            host.run("systemctl start k0scontroller")  # refuses the list: the unit fails a moment later
+            for _attempt in range(20):
+                if host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed":
+                    break
+                time.sleep(0.5)
+            assert host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed"
         _fails_and_changes_nothing(host, playbook, extra_vars, message)
     finally:
         if case in CONFIGS:
