@@ -7,10 +7,8 @@ each of which must leave its file byte for byte as it was. Four playbook runs in
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
-from collection_root import collections_root  # noqa: E402  (one shim for tests and benchmarks)
+from playbook_runner import run_playbook  # noqa: E402  (one runner for the playbook tests)
 
 PLAYBOOKS = Path(__file__).resolve().parent / "k0s_config"
 FIXTURES = REPO / "tests" / "unit" / "fixtures" / "k0s"
@@ -29,35 +27,10 @@ SECRET = "Sup3rS3cretPassw0rd"
 
 @pytest.fixture
 def playbook(tmp_path):
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
-    ansible_playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
-        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_DEPRECATION_WARNINGS="0",
-        ANSIBLE_DIFF_CONTEXT="1000",  # show the whole file: no secret may hide outside the changed lines
-    )
-    env.pop("ANSIBLE_CONFIG", None)
-
     def run(name: str, extra_vars: dict, *options: str):
         result_file = tmp_path / f"result-{name}-{len(list(tmp_path.glob('result-*')))}.json"
-        variables = tmp_path / "vars.json"
-        variables.write_text(json.dumps({**extra_vars, "k0s_config_result_file": str(result_file)}))
-        process = subprocess.run(
-            [ansible_playbook, "-i", str(inventory), "-e", f"@{variables}", *options, str(PLAYBOOKS / name)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert process.returncode == 0, process.stdout + process.stderr
+        variables = {**extra_vars, "k0s_config_result_file": str(result_file)}
+        process = run_playbook(tmp_path, PLAYBOOKS / name, variables, *options)
         return process.stdout, json.loads(result_file.read_text())
 
     return run

@@ -7,10 +7,8 @@ keyPath and passwords. Three playbook runs.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,41 +19,16 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
-from collection_root import collections_root  # noqa: E402
+from playbook_runner import run_playbook  # noqa: E402
 
 PLAYBOOK = Path(__file__).resolve().parent / "k0sctl_config" / "apply.yml"
 FIXTURE = REPO / "tests" / "unit" / "fixtures" / "k0sctl" / "files-hooks.yaml"
 SECRETS = ("W1nRMPassw0rd", "P@ss/w0rd", "~/.ssh/edge")
 
 
-def run_playbook(tmp_path: Path, variables: dict, *options: str) -> tuple[str, dict]:
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+def apply(tmp_path: Path, variables: dict, *options: str) -> tuple[str, dict]:
     result_file = tmp_path / "result.json"
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({**variables, "k0sctl_config_result_file": str(result_file)}))
-    ansible_playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
-        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_DEPRECATION_WARNINGS="0",
-        ANSIBLE_DIFF_CONTEXT="1000",  # the whole file: no secret may hide outside the changed lines
-    )
-    env.pop("ANSIBLE_CONFIG", None)
-    process = subprocess.run(
-        [ansible_playbook, "-i", str(inventory), "-e", f"@{extra}", *options, str(PLAYBOOK)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert process.returncode == 0, process.stdout + process.stderr
+    process = run_playbook(tmp_path, PLAYBOOK, {**variables, "k0sctl_config_result_file": str(result_file)}, *options)
     return process.stdout, json.loads(result_file.read_text())
 
 
@@ -72,14 +45,14 @@ def test_check_apply_idempotence_and_masked_diff(tmp_path):
     before = snapshot(path)
     variables = {"k0sctl_config_path": str(path)}
 
-    output, checked = run_playbook(tmp_path, variables, "--check", "--diff")
+    output, checked = apply(tmp_path, variables, "--check", "--diff")
     assert checked["changed"] is True
     assert snapshot(path) == before
     assert '+            audit-log-maxage: "7"' in output
     assert 'password: "********"' in output and 'keyPath: "********"' in output
     assert not [secret for secret in SECRETS if secret in output]
 
-    output, applied = run_playbook(tmp_path, variables)
+    output, applied = apply(tmp_path, variables)
     assert applied["changed"] is True
     data = yaml.safe_load(path.read_text())
     assert data["spec"]["k0s"]["config"]["spec"]["api"]["extraArgs"] == {
@@ -95,6 +68,6 @@ def test_check_apply_idempotence_and_masked_diff(tmp_path):
     assert "W1nRMPassw0rd" in path.read_text()  # the file keeps its secrets
 
     applied_state = snapshot(path)
-    _output, again = run_playbook(tmp_path, variables)
+    _output, again = apply(tmp_path, variables)
     assert again["changed"] is False and "backup_file" not in again
     assert snapshot(path) == applied_state

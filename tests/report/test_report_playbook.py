@@ -9,20 +9,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
-from collection_root import collections_root  # noqa: E402
+from playbook_runner import run_playbook  # noqa: E402
+from report_page import figures_of, rendered_dom  # noqa: E402
 
 START = datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc)
 
@@ -67,41 +64,18 @@ def _digest(directory: Path) -> dict:
 
 
 def _playbook(tmp_path, variables: dict, *options: str, ok: bool = True) -> str:
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text(
-        f"[k0s_controllers]\nnode-1 ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-    )
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
-    ansible_playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent)) or "ansible-playbook"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(collections_root()),
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
-        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-    )
-    env.pop("ANSIBLE_CONFIG", None)
-    process = subprocess.run(
-        [
-            ansible_playbook,
-            "-i",
-            str(inventory),
-            "-e",
-            f"@{tmp_path / 'vars.json'}",
-            "-e",
-            "ansible_become=false",
-            *options,
-            "k0rdent.audit.report",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    process = run_playbook(
+        tmp_path,
+        "k0rdent.audit.report",
+        variables,
+        "-e",
+        "ansible_become=false",
+        *options,
+        host="node-1",
+        group="k0s_controllers",
+        ok=ok,
         timeout=180,
     )
-    assert (process.returncode == 0) is ok, process.stdout + process.stderr
     return process.stdout + process.stderr
 
 
@@ -171,33 +145,6 @@ def test_candidate_file_projection(tmp_path, logs, candidate_file):
     assert projection["events"] == 151
 
 
-class _Figures(HTMLParser):
-    """The text of every element with data-figure, by (host, figure)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.figures: dict = {}
-        self._open: tuple | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "data-figure" in attrs and "data-name" not in attrs:
-            self._open = (attrs.get("data-host"), attrs["data-figure"])
-
-    def handle_data(self, data):
-        if self._open:
-            self.figures[self._open] = self.figures.get(self._open, "") + data
-
-    def handle_endtag(self, tag):
-        self._open = None
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "headless Chromium is needed for this test: apt-get install -y chromium (Debian's package)"
-    return found
-
-
 def test_the_page_rendered_by_chromium_shows_the_json_figures(tmp_path, logs, candidate_file):
     directory, _expected = logs
     out_dir = tmp_path / "report"
@@ -211,33 +158,8 @@ def test_the_page_rendered_by_chromium_shows_the_json_figures(tmp_path, logs, ca
     }
     _playbook(tmp_path, variables)
     report = json.loads((out_dir / "node-1.json").read_text())["report"]
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    process = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            (out_dir / "index.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    dom = process.stdout
-    parser = _Figures()
-    parser.feed(dom)
-    figures = {key: value for (host, key), value in parser.figures.items() if host == "node-1"}
+    dom = rendered_dom(out_dir / "index.html", tmp_path / "chromium-profile")
+    figures = figures_of(dom, "node-1")
     assert figures["events"] == str(report["events"])
     assert figures["bytes"] == str(report["bytes"])
     assert figures["mib_per_hour"] == f"{report['mib_per_hour']:.3f}"
