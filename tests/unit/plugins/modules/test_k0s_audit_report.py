@@ -7,7 +7,6 @@ import json
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_audit_report
 
@@ -50,12 +49,10 @@ def logs(tmp_path):
 
 
 @pytest.fixture
-def run(capsys, monkeypatch):
+def run(run_main, monkeypatch):
     def run_module(live=None, **args) -> dict:
         monkeypatch.setattr(k0s_audit_report, "find_live_apiserver", lambda: live)
-        with patch_module_args(args), pytest.raises(SystemExit):
-            k0s_audit_report.main()
-        return json.loads(capsys.readouterr().out)
+        return run_main(k0s_audit_report.main, **args)
 
     return run_module
 
@@ -70,7 +67,7 @@ def test_figures_from_the_files_with_options(run, logs):
         policy=POLICY,
         named_rules=NAMED,
         use_live_flags=False,
-        _ansible_check_mode=True,
+        check=True,
     )
     report = out["report"]
     assert out["changed"] is False and "failed" not in out

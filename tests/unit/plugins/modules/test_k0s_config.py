@@ -7,6 +7,7 @@ default ClusterConfig; it logs every call so that the tests see which commands t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
@@ -16,8 +17,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
 
@@ -56,18 +55,8 @@ def install_k0s(bindir, tmp_path):
 
 
 @pytest.fixture
-def run(tmp_path, capsys):
-    module_tmp = tmp_path / "module-tmp"
-    module_tmp.mkdir()
-
-    def run_module(check: bool = False, diff: bool = False, **args) -> dict:
-        args.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=str(module_tmp))
-        ansible_warnings._global_warnings.clear()  # they are process-wide; each run here is a process of its own
-        with patch_module_args(args), pytest.raises(SystemExit):
-            k0s_config.main()
-        return json.loads(capsys.readouterr().out)
-
-    return run_module
+def run(run_main):
+    return functools.partial(run_main, k0s_config.main)
 
 
 def warnings_of(result: dict) -> list:

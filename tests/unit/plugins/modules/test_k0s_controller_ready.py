@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import socket
 import time
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_controller_ready
 
@@ -38,13 +37,8 @@ def fake_systemd(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def run(capsys):
-    def run_module(**args) -> dict:
-        with patch_module_args(args), pytest.raises(SystemExit):
-            k0s_controller_ready.main()
-        return json.loads(capsys.readouterr().out)
-
-    return run_module
+def run(run_main):
+    return functools.partial(run_main, k0s_controller_ready.main)
 
 
 def _closed_port() -> int:

@@ -7,6 +7,7 @@ read back and compared with the original everywhere except ``spec.k0s.config.spe
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import stat
@@ -14,8 +15,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.common import warnings as ansible_warnings
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0sctl_config
 
@@ -28,18 +27,8 @@ GOOD = ["single.yaml", "controller-worker.yaml", "files-hooks.yaml", "empty-conf
 
 
 @pytest.fixture
-def run(tmp_path, capsys):
-    module_tmp = tmp_path / "module-tmp"
-    module_tmp.mkdir()
-
-    def run_module(check: bool = False, diff: bool = False, **args) -> dict:
-        args.update(_ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=str(module_tmp))
-        ansible_warnings._global_warnings.clear()
-        with patch_module_args(args), pytest.raises(SystemExit):
-            k0sctl_config.main()
-        return json.loads(capsys.readouterr().out)
-
-    return run_module
+def run(run_main):
+    return functools.partial(run_main, k0sctl_config.main)
 
 
 def copy_fixture(tmp_path: Path, name: str, mode: int = 0o600) -> Path:
