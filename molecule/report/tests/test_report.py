@@ -11,12 +11,17 @@ import json
 import posixpath
 import re
 import shlex
-import shutil
-import subprocess
+import sys
 import time
-from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[2] / "shared" / "tests"))
+sys.path.insert(0, str(HERE.parents[3] / "tests"))
+from _audit_log import log_location, send_long_uri_requests  # noqa: E402
+from report_page import figures_of, rendered_dom  # noqa: E402
 
 TOKEN = "operator-0123456789"
 URI_BYTES = 90 * 1024  # each request logs the URI twice (two stages): about 180 KiB per request
@@ -32,25 +37,20 @@ def _files(host, directory, name):
 
 @pytest.fixture(scope="module")
 def log_dir(host):
-    path = host.ansible.get_variables().get("k0s_audit_log_path", "/var/log/k0s/audit.log")
-    return posixpath.dirname(path), posixpath.basename(path)
+    return log_location(host)
 
 
 @pytest.fixture(scope="module")
 def loaded(host, log_dir):
-    make = (
-        "printf 'url = \"https://127.0.0.1:6443/api/v1/namespaces/default/pods?fill=%s\"\\n' "
-        f"\"$(head -c {URI_BYTES} /dev/zero | tr '\\0' a)\" > /tmp/report.curl"
+    codes = send_long_uri_requests(
+        host, count=REQUESTS, uri_bytes=URI_BYTES, token=TOKEN, audit_id="report-big", config="/tmp/report.curl"
     )
-    assert host.run(make).rc == 0
     auth = shlex.quote("Authorization: Bearer " + TOKEN)
     loop = (
-        f"for i in $(seq 1 {REQUESTS}); do curl --http1.1 -sk -o /dev/null -w '%{{http_code}} ' -K /tmp/report.curl "
-        f'-H {auth} -H "Audit-ID: report-big-$i"; '
-        f"done; for i in $(seq 1 {SMALL}); do curl -sk -o /dev/null -w '%{{http_code}} ' -H {auth} "
+        f"for i in $(seq 1 {SMALL}); do curl -sk -o /dev/null -w '%{{http_code}} ' -H {auth} "
         f'-H "Audit-ID: report-small-$i" https://127.0.0.1:6443/api/v1/namespaces/default/configmaps; done'
     )
-    codes = host.run(loop).stdout.split()
+    codes += host.run(loop).stdout.split()
     assert len(codes) == REQUESTS + SMALL and set(codes) <= {"404", "200"}, codes
     directory, name = log_dir
     deadline = time.monotonic() + 30
@@ -137,56 +137,12 @@ def test_rules_by_name_and_the_size_warning(report):
     assert "WARNING: The size limit" in report["stdout"]
 
 
-class _Figures(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.figures: dict = {}
-        self._open = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "data-figure" in attrs and "data-name" not in attrs:
-            self._open = attrs["data-figure"]
-
-    def handle_data(self, data):
-        if self._open:
-            self.figures[self._open] = self.figures.get(self._open, "") + data
-
-    def handle_endtag(self, tag):
-        self._open = None
-
-
 def test_chromium_renders_the_json_figures(report, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "the verifier needs headless Chromium on the Ansible controller: apt-get install -y chromium"
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    process = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            (report["dir"] / "index.html").as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    parser = _Figures()
-    parser.feed(process.stdout)
+    dom = rendered_dom(report["dir"] / "index.html", tmp_path / "profile")
+    figures = figures_of(dom, "k0s-audit-report")
     data = report["data"]
-    assert parser.figures["events"] == str(data["events"])
-    assert parser.figures["bytes"] == str(data["bytes"])
-    assert parser.figures["hours_held"] == f"{data['retention']['hours_held']:.3f}"
-    assert parser.figures["warning"] == data["retention"]["warning"]
-    assert 'data-name="operator-pods"' in process.stdout
+    assert figures["events"] == str(data["events"])
+    assert figures["bytes"] == str(data["bytes"])
+    assert figures["hours_held"] == f"{data['retention']['hours_held']:.3f}"
+    assert figures["warning"] == data["retention"]["warning"]
+    assert 'data-name="operator-pods"' in dom

@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
+from _audit_log import log_location, send_long_uri_requests
+
 TOKEN = "operator-0123456789"
-# Each event carries the whole requestURI, once per stage: about 180 KiB per request, 7 MiB in all. curl reads a
-# config line of at most about 100 KiB, and its HTTP/2 headers are smaller still, so the requests use HTTP/1.1.
-URI_BYTES = 90 * 1024
+URI_BYTES = 90 * 1024  # each event carries the whole requestURI, once per stage: about 180 KiB per request
 REQUESTS = 40
 
 
@@ -29,23 +32,14 @@ def _ready(host) -> dict:
 
 @pytest.fixture(scope="module")
 def log_dir(host):
-    path = host.ansible.get_variables().get("k0s_audit_log_path", "/var/log/k0s/audit.log")
-    return posixpath.dirname(path), posixpath.basename(path)
+    return log_location(host)
 
 
 @pytest.fixture(scope="module")
 def rotated(host, log_dir):
-    # curl reads the long URI from a config file, so it never travels through ansible and execve.
-    make = (
-        "printf 'url = \"https://127.0.0.1:6443/api/v1/namespaces/default/pods?fill=%s\"\\n' "
-        f"\"$(head -c {URI_BYTES} /dev/zero | tr '\\0' a)\" > /tmp/rotation.curl"
+    codes = send_long_uri_requests(
+        host, count=REQUESTS, uri_bytes=URI_BYTES, token=TOKEN, audit_id="rotation", config="/tmp/rotation.curl"
     )
-    assert host.run(make).rc == 0
-    loop = (
-        f"for i in $(seq 1 {REQUESTS}); do curl --http1.1 -sk -o /dev/null -w '%{{http_code}} ' -K /tmp/rotation.curl "
-        f'-H {shlex.quote("Authorization: Bearer " + TOKEN)} -H "Audit-ID: rotation-$i"; done'
-    )
-    codes = host.run(loop).stdout.split()
     assert codes == ["404"] * REQUESTS, codes  # audited, answered by the server (no API groups: 404)
     directory, name = log_dir
     stem, ext = posixpath.splitext(name)
