@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from module_results import snapshot, warnings_of
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
 
@@ -59,22 +60,12 @@ def run(run_main):
     return functools.partial(run_main, k0s_config.main)
 
 
-def warnings_of(result: dict) -> list:
-    """Warning texts (ansible-core 2.19 returns them as structured summaries)."""
-    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
-
-
 def copy_fixture(tmp_path: Path, name: str, mode: int = 0o640) -> Path:
     target = tmp_path / "etc" / "k0s.yaml"
     target.parent.mkdir(exist_ok=True)
     target.write_bytes((FIXTURES / name).read_bytes())
     target.chmod(mode)
     return target
-
-
-def snapshot(path: Path) -> tuple:
-    info = path.stat()
-    return path.read_bytes(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
 
 
 def test_check_mode_tells_what_a_real_run_does_without_writing(tmp_path, bindir, run):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from module_results import snapshot, warnings_of
 
 from ansible_collections.k0rdent.audit.plugins.modules import k0sctl_config
 
@@ -37,15 +38,6 @@ def copy_fixture(tmp_path: Path, name: str, mode: int = 0o600) -> Path:
     target.write_bytes((FIXTURES / name).read_bytes())
     target.chmod(mode)
     return target
-
-
-def snapshot(path: Path) -> tuple:
-    info = path.stat()
-    return path.read_bytes(), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
-
-
-def warnings_of(result: dict) -> list:
-    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
 
 
 def without_flags(data: dict) -> dict:
