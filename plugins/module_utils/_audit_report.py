@@ -62,6 +62,12 @@ _BODY_VERBS = frozenset(("create", "update", "patch"))
 # Used when the log has no event at the candidate's level for the same resource, verb and stage: the event's own
 # size is multiplied by 1 + the factors that apply (rough: a response body of a list can be far bigger).
 BODY_FACTORS = {"requestObject": 1.0, "responseObject": 2.0}
+# metav1.MicroTime as kube-apiserver writes it: time.Time.UTC().Format(RFC3339Micro), RFC3339Micro being
+# "2006-01-02T15:04:05.000000Z07:00" (k8s.io/apimachinery pkg/apis/meta/v1/micro_time.go, MarshalJSON), so always
+# 27 characters ending in Z. Such a string sorts as its time does and its first 13 characters are its UTC hour.
+_MICRO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
+# Request shapes (and hours) the report remembers a decision for before it starts afresh.
+_SHAPE_LIMIT = 4096
 
 
 class ReportError(ValueError):
@@ -164,6 +170,57 @@ class _Counter:
     def top(self, count: int, label: str = "name") -> list[dict[str, t.Any]]:
         ordered = sorted(self.rows.items(), key=lambda item: (-item[1][1], -item[1][0], str(item[0])))
         return [{label: key, "events": int(row[0]), "bytes": int(row[1])} for key, row in ordered[:count]]
+
+
+def _count(counter: _Counter, key: t.Any, size: int) -> None:
+    """``counter.add(key, 1, size)``, with the common case (a key already there) done without a method call."""
+    row = counter.rows.get(key)
+    if row is None:
+        counter.add(key, 1, size)
+    else:
+        row[0] += 1
+        row[1] += size
+
+
+def _plain(value: t.Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _shape(event: dict) -> t.Optional[tuple]:
+    """What a policy rule can test of an event, as a key (None when a field has an unusual type). It holds the
+    fields CompiledPolicy.evaluate reads and _resource names, before their normalisation (None and "" alike)."""
+    get = event.get
+    verb = get("verb")
+    user = get("user")
+    if user is None:
+        who: tuple = (None,)
+    elif type(user) is dict:
+        username, groups = user.get("username"), user.get("groups")
+        if not _plain(username):
+            return None
+        if groups is None:
+            groups = ()
+        elif type(groups) is not list or not all(type(group) is str for group in groups):
+            return None
+        who = (username or "", *groups)
+    else:
+        return None
+    ref = get("objectRef")
+    if type(ref) is dict:
+        fields = (
+            ref.get("apiGroup"),
+            ref.get("resource"),
+            ref.get("subresource"),
+            ref.get("namespace"),
+            ref.get("name"),
+        )
+        if not _plain(verb) or not all(_plain(field) for field in fields):
+            return None
+        return (True, verb or "", who, *(field or "" for field in fields))
+    uri = get("requestURI")
+    if ref is not None or not _plain(verb) or not _plain(uri):
+        return None
+    return (False, verb or "", who, (uri or "").split("?", 1)[0])
 
 
 def _resource(event: Mapping) -> str:
@@ -310,8 +367,13 @@ class LogReport:
         self.skipped = {"truncated": 0, "legacy": 0, "garbage": 0, "oversized": 0}
         self.blank = 0
         self.level_mismatches = 0
-        self.first: t.Optional[datetime] = None
-        self.last: t.Optional[datetime] = None
+        # Earliest and latest timestamps: in the standard form as text, any other form parsed (see _clock).
+        self._first_text: t.Optional[str] = None
+        self._last_text: t.Optional[str] = None
+        self._first_parsed: t.Optional[datetime] = None
+        self._last_parsed: t.Optional[datetime] = None
+        self._hours: dict[str, bool] = {}
+        self._shapes: dict[tuple, list] = {}
         self.files: list[dict[str, t.Any]] = []
         self.problems: list[str] = []
         self.by_rule, self.by_user, self.by_verb = _Counter(), _Counter(), _Counter()
@@ -374,37 +436,102 @@ class LogReport:
             return
         self._event(event, len(line))
 
+    def _clock(self, value: t.Any) -> t.Optional[str]:
+        """The UTC hour (``YYYY-MM-DDTHH``) of a timestamp, noting it as first or last; None when it is not one.
+
+        The standard form (``_MICRO_TIME``) is sliced and compared as text, with the same checks as parsing it
+        (the date and hour once per hour, minute and second each time); any other form is parsed."""
+        if type(value) is str and len(value) == 27 and _MICRO_TIME.match(value):
+            hour = value[:13]
+            valid = self._hours.get(hour)
+            if valid is None:
+                if len(self._hours) >= _SHAPE_LIMIT:
+                    self._hours.clear()
+                valid = self._hours[hour] = _timestamp(hour + ":00:00.000000Z") is not None
+            if not valid or value[14:16] > "59" or value[17:19] > "59":
+                return None
+            if self._first_text is None or value < self._first_text:
+                self._first_text = value
+            if self._last_text is None or value > self._last_text:
+                self._last_text = value
+            return hour
+        moment = _timestamp(value)
+        if moment is None:
+            return None
+        if self._first_parsed is None or moment < self._first_parsed:
+            self._first_parsed = moment
+        if self._last_parsed is None or moment > self._last_parsed:
+            self._last_parsed = moment
+        return _iso(moment)[:13]
+
+    @property
+    def first(self) -> t.Optional[datetime]:
+        """The earliest event time seen."""
+        moments = [_timestamp(self._first_text), self._first_parsed]
+        return min((moment for moment in moments if moment is not None), default=None)
+
+    @property
+    def last(self) -> t.Optional[datetime]:
+        """The latest event time seen."""
+        moments = [_timestamp(self._last_text), self._last_parsed]
+        return max((moment for moment in moments if moment is not None), default=None)
+
+    def _decisions(self, event: dict) -> list:
+        """``[level, rule, resource, candidate level, candidate rule, candidate omitStages]`` of an event, from
+        the cache when an event of the same request shape was seen: everything a rule can test (user, groups, verb,
+        namespace, API group, resource, subresource, object name; the path of a non-resource request). Events
+        with fields of unusual types are decided afresh each time."""
+        key = _shape(event)
+        if key is not None:
+            found = self._shapes.get(key)
+            if found is not None:
+                return found
+        level, rule, _omit = self.policy.decide(event)
+        found = [level, rule, _resource(event), None, None, None]
+        if self.candidate is not None:
+            found[3:] = self.candidate.decide(event)
+        if key is not None:
+            if len(self._shapes) >= _SHAPE_LIMIT:
+                self._shapes.clear()
+            self._shapes[key] = found
+        return found
+
     def _event(self, event: dict, size: int) -> None:
         self.events += 1
         self.bytes += size
-        moment = _timestamp(event.get("stageTimestamp")) or _timestamp(event.get("requestReceivedTimestamp"))
-        if moment is not None:
-            if self.first is None or moment < self.first:
-                self.first = moment
-            if self.last is None or moment > self.last:
-                self.last = moment
-            self.by_hour.add(_iso(moment)[:13], 1, size)
-        logged = event.get("level") if event.get("level") in _RANK else "Metadata"
+        get = event.get
+        hour = self._clock(get("stageTimestamp"))
+        if hour is None:
+            hour = self._clock(get("requestReceivedTimestamp"))
+        if hour is not None:
+            _count(self.by_hour, hour, size)
+        logged = get("level")
+        if logged not in _RANK:
+            logged = "Metadata"
         stage = event["stage"]
-        verb = str(event.get("verb") or "")
-        user = event.get("user")
+        verb = get("verb")
+        if type(verb) is not str:
+            verb = str(verb or "")
+        user = get("user")
         username = str(user.get("username") or "") if isinstance(user, Mapping) else ""
-        resource = _resource(event)
-        level, rule, _omit = self.policy.decide(event)
-        if level != logged:
+        decided = self._decisions(event)
+        rule, resource = decided[1], decided[2]
+        if decided[0] != logged:
             self.level_mismatches += 1
-        self.by_rule.add(rule, 1, size)
-        self.by_user.add(username or "(anonymous)", 1, size)
-        self.by_verb.add(verb or "(none)", 1, size)
-        self.by_resource.add(resource, 1, size)
-        self.by_level.add(logged, 1, size)
-        self.by_stage.add(stage, 1, size)
-        self.seen_sizes.add((resource, verb, stage, logged), 1, size)
+        _count(self.by_rule, rule, size)
+        _count(self.by_user, username or "(anonymous)", size)
+        _count(self.by_verb, verb or "(none)", size)
+        _count(self.by_resource, resource, size)
+        _count(self.by_level, logged, size)
+        _count(self.by_stage, stage, size)
+        _count(self.seen_sizes, (resource, verb, stage, logged), size)
         if self.candidate is not None:
-            self._project(event, size, logged, rule, resource, verb, stage)
+            self._project(event, size, logged, rule, resource, verb, stage, decided[3:])
 
-    def _project(self, event: dict, size: int, logged: str, rule: str, resource: str, verb: str, stage: str) -> None:
-        level, cand_rule, omit = self.candidate.decide(event)
+    def _project(
+        self, event: dict, size: int, logged: str, rule: str, resource: str, verb: str, stage: str, decided: list
+    ) -> None:
+        level, cand_rule, omit = decided
         if level == "None" or stage in omit:
             self.dropped.add((rule, cand_rule), 1, size)
             self.changes.add((rule, cand_rule, logged, "None"), 1, size)
@@ -439,7 +566,8 @@ class LogReport:
         return size * factor
 
     def result(self, top: int = 10) -> dict[str, t.Any]:
-        span = (self.last - self.first).total_seconds() if self.first and self.last else 0.0
+        first, last = self.first, self.last
+        span = (last - first).total_seconds() if first and last else 0.0
         hours = span / 3600.0
         report: dict[str, t.Any] = {
             "files": self.files,
@@ -448,8 +576,8 @@ class LogReport:
             "bytes": self.bytes,
             "skipped": dict(self.skipped, total=sum(self.skipped.values())),
             "blank_lines": self.blank,
-            "first_event": _iso(self.first),
-            "last_event": _iso(self.last),
+            "first_event": _iso(first),
+            "last_event": _iso(last),
             "span_seconds": round(span, 3),
             "events_per_hour": round(self.events / hours, 3) if span >= 1 else None,
             "mib_per_hour": round(self.bytes / MIB / hours, 6) if span >= 1 else None,
