@@ -186,7 +186,7 @@ def _plain(value: t.Any) -> bool:
     return value is None or type(value) is str
 
 
-def _shape(event: dict) -> t.Optional[tuple]:
+def _shape(event: dict) -> tuple | None:
     """What a policy rule can test of an event, as a key (None when a field has an unusual type). It holds the
     fields CompiledPolicy.evaluate reads and _resource names, before their normalisation (None and "" alike)."""
     get = event.get
@@ -235,7 +235,7 @@ def _resource(event: Mapping) -> str:
     return "url " + uri
 
 
-def _timestamp(value: t.Any) -> t.Optional[datetime]:
+def _timestamp(value: t.Any) -> datetime | None:
     """metav1.MicroTime as kube-apiserver writes it (RFC 3339, UTC, microseconds); None when it is not one."""
     if not isinstance(value, str) or len(value) < 20:
         return None
@@ -251,7 +251,7 @@ def _timestamp(value: t.Any) -> t.Optional[datetime]:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _iso(moment: t.Optional[datetime]) -> t.Optional[str]:
+def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
 
 
@@ -335,7 +335,7 @@ def _compile(option: str, policy: t.Any) -> t.Any:
 
 
 class _Policy:
-    def __init__(self, option: str, policy: Mapping, names: t.Optional[t.Sequence[str]]) -> None:
+    def __init__(self, option: str, policy: Mapping, names: t.Sequence[str] | None) -> None:
         self.compiled = _compile(option, policy)
         count = len(self.compiled.rules)
         if names is not None and len(names) != count:
@@ -356,9 +356,9 @@ class LogReport:
     def __init__(
         self,
         policy: Mapping,
-        rule_names: t.Optional[t.Sequence[str]] = None,
-        candidate: t.Optional[Mapping] = None,
-        candidate_rule_names: t.Optional[t.Sequence[str]] = None,
+        rule_names: t.Sequence[str] | None = None,
+        candidate: Mapping | None = None,
+        candidate_rule_names: t.Sequence[str] | None = None,
     ) -> None:
         self.policy = _Policy("policy", policy, rule_names)
         self.candidate = _Policy("candidate_policy", candidate, candidate_rule_names) if candidate else None
@@ -368,10 +368,10 @@ class LogReport:
         self.blank = 0
         self.level_mismatches = 0
         # Earliest and latest timestamps: in the standard form as text, any other form parsed (see _clock).
-        self._first_text: t.Optional[str] = None
-        self._last_text: t.Optional[str] = None
-        self._first_parsed: t.Optional[datetime] = None
-        self._last_parsed: t.Optional[datetime] = None
+        self._first_text: str | None = None
+        self._last_text: str | None = None
+        self._first_parsed: datetime | None = None
+        self._last_parsed: datetime | None = None
         self._hours: dict[str, bool] = {}
         self._shapes: dict[tuple, list] = {}
         self.files: list[dict[str, t.Any]] = []
@@ -436,7 +436,7 @@ class LogReport:
             return
         self._event(event, len(line))
 
-    def _clock(self, value: t.Any) -> t.Optional[str]:
+    def _clock(self, value: t.Any) -> str | None:
         """The UTC hour (``YYYY-MM-DDTHH``) of a timestamp, noting it as first or last; None when it is not one.
 
         The standard form (``_MICRO_TIME``) is sliced and compared as text, with the same checks as parsing it
@@ -465,13 +465,13 @@ class LogReport:
         return _iso(moment)[:13]
 
     @property
-    def first(self) -> t.Optional[datetime]:
+    def first(self) -> datetime | None:
         """The earliest event time seen."""
         moments = [_timestamp(self._first_text), self._first_parsed]
         return min((moment for moment in moments if moment is not None), default=None)
 
     @property
-    def last(self) -> t.Optional[datetime]:
+    def last(self) -> datetime | None:
         """The latest event time seen."""
         moments = [_timestamp(self._last_text), self._last_parsed]
         return max((moment for moment in moments if moment is not None), default=None)
@@ -647,7 +647,7 @@ class LogReport:
 
 
 def retention(
-    bytes_per_hour: t.Optional[float], maxsize: int, maxbackup: int, maxage: int, compress: bool = False
+    bytes_per_hour: float | None, maxsize: int, maxbackup: int, maxage: int, compress: bool = False
 ) -> dict[str, t.Any]:
     """How many hours the files hold at ``bytes_per_hour``, and what decides how long logs are kept.
 
@@ -715,7 +715,7 @@ def retention(
 # Text
 
 
-def _mib(value: t.Optional[float]) -> str:
+def _mib(value: float | None) -> str:
     return "-" if value is None else f"{value / MIB:.2f} MiB"
 
 
