@@ -183,7 +183,7 @@ def _count(counter: _Counter, key: t.Any, size: int) -> None:
 
 
 def _plain(value: t.Any) -> bool:
-    return value is None or type(value) is str
+    return value is None or isinstance(value, str)
 
 
 def _shape(event: dict) -> tuple | None:
@@ -194,19 +194,19 @@ def _shape(event: dict) -> tuple | None:
     user = get("user")
     if user is None:
         who: tuple = (None,)
-    elif type(user) is dict:
+    elif isinstance(user, dict):
         username, groups = user.get("username"), user.get("groups")
         if not _plain(username):
             return None
         if groups is None:
             groups = ()
-        elif type(groups) is not list or not all(type(group) is str for group in groups):
+        elif not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
             return None
         who = (username or "", *groups)
     else:
         return None
     ref = get("objectRef")
-    if type(ref) is dict:
+    if isinstance(ref, dict):
         fields = (
             ref.get("apiGroup"),
             ref.get("resource"),
@@ -441,7 +441,7 @@ class LogReport:
 
         The standard form (``_MICRO_TIME``) is sliced and compared as text, with the same checks as parsing it
         (the date and hour once per hour, minute and second each time); any other form is parsed."""
-        if type(value) is str and len(value) == 27 and _MICRO_TIME.match(value):
+        if isinstance(value, str) and len(value) == 27 and _MICRO_TIME.match(value):
             hour = value[:13]
             valid = self._hours.get(hour)
             if valid is None:
@@ -510,7 +510,7 @@ class LogReport:
             logged = "Metadata"
         stage = event["stage"]
         verb = get("verb")
-        if type(verb) is not str:
+        if not isinstance(verb, str):
             verb = str(verb or "")
         user = get("user")
         username = str(user.get("username") or "") if isinstance(user, Mapping) else ""
