@@ -49,7 +49,7 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._yaml_file import (
     write_private_temp,
 )
 
-__all__ = ["NEW_FILE_UMASK", "run_edit", "validate_content"]
+__all__ = ["NEW_FILE_UMASK", "k0s_validate_command", "predict_edit", "run_edit", "validate_content"]
 
 NEW_FILE_UMASK = 0o077  # a new file is 0600 from its first moment, until `mode` says otherwise
 
@@ -58,10 +58,28 @@ def _fail(module: Any, message: str, **extra: Any) -> None:
     module.fail_json(msg=mask_message(message), **extra)
 
 
+def k0s_validate_command(module: Any) -> str:
+    """``k0s config validate`` of the k0s on the host's PATH (``%s`` is the file), or empty when k0s is not there."""
+    k0s = module.get_bin_path("k0s")
+    return f"{k0s} config validate --config %s" if k0s else ""
+
+
+class _Refused(Exception):
+    """The file cannot be edited as asked; the message says why and what to do (not yet masked)."""
+
+
 def validate_content(module: Any, validate: str, path: str, content: str) -> None:
     """Run ``validate`` on a temporary copy of ``content``; fail with its output if it refuses it."""
+    problem = _validation_problem(module, validate, path, content)
+    if problem:
+        message, extra = problem
+        _fail(module, message, **extra)
+
+
+def _validation_problem(module: Any, validate: str, path: str, content: str) -> tuple[str, dict] | None:
+    """(message, extra return values) when ``validate`` refuses ``content``, else None."""
     if not validate:
-        return
+        return None
     fd, tmp = tempfile.mkstemp(dir=module.tmpdir, prefix=os.path.basename(path) + ".")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -69,26 +87,24 @@ def validate_content(module: Any, validate: str, path: str, content: str) -> Non
         rc, out, err = module.run_command(validate % tmp)
     finally:
         remove_quietly(tmp)
-    if rc != 0:
-        output = (err or out).strip()
-        _fail(
-            module,
-            f"The validation command {validate!r} refused the new content of {path} (rc {rc}), "
-            f"so {path} was left untouched: {output}",
-            rc=rc,
-            stdout=mask_message(out),
-            stderr=mask_message(err),
-        )
+    if rc == 0:
+        return None
+    output = (err or out).strip()
+    return (
+        f"The validation command {validate!r} refused the new content of {path} (rc {rc}), "
+        f"so {path} was left untouched: {output}",
+        {"rc": rc, "stdout": mask_message(out), "stderr": mask_message(err)},
+    )
 
 
 class _Plan:
-    """One reading of the file and what the patch makes of it."""
+    """One reading of the file and what the patch makes of it; raises :class:`_Refused`."""
 
-    def __init__(self, module: Any, path: str, profile: Profile, new_file: Callable[[], str] | None, args: tuple):
+    def __init__(self, path: str, profile: Profile, new_file: Callable[[], str] | None, args: tuple):
         try:
             found = read_regular_file(path, what=f"{profile.name.split('.')[0]} configuration file")
         except FileRefused as exc:
-            _fail(module, str(exc))
+            raise _Refused(str(exc)) from exc
         self.found = found
         self.real_path = found.real_path
         self.created = not found.exists
@@ -96,11 +112,11 @@ class _Plan:
             try:
                 self.text = found.data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                _fail(
-                    module, f"{found.real_path} is not UTF-8 text ({exc.reason} at byte {exc.start}): fix it by hand."
-                )
+                raise _Refused(
+                    f"{found.real_path} is not UTF-8 text ({exc.reason} at byte {exc.start}): fix it by hand."
+                ) from exc
         elif new_file is None:
-            _fail(module, f"{path} does not exist: set path to your {profile.name}.")
+            raise _Refused(f"{path} does not exist: set path to your {profile.name}.")
         else:
             self.text = new_file()
         set_args, remove_args = args
@@ -110,7 +126,7 @@ class _Plan:
                 self.text, set_args, remove_args, source=found.real_path, profile=profile
             )
         except K0sConfigError as exc:
-            _fail(module, str(exc))
+            raise _Refused(str(exc)) from exc
         self.changed = not self.nothing_to_create and (self.result.changed or self.created)
 
 
@@ -136,7 +152,7 @@ def run_edit(
         _fail(module, str(exc))
     args = (set_args, remove_args)
 
-    plan = _Plan(module, path, profile, new_file, args)
+    plan = _plan_or_fail(module, path, profile, new_file, args)
     directory = os.path.dirname(plan.real_path) or "."
     if plan.created and not plan.nothing_to_create and not os.path.isdir(directory) and not module.check_mode:
         _fail(module, f"The directory {directory} of {path} does not exist: create it first (the role does).")
@@ -148,11 +164,68 @@ def run_edit(
                 held.enter_context(exclusive_lock(plan.real_path, owner))
             except FileRefused as exc:
                 _fail(module, str(exc))
-            plan = _Plan(module, path, profile, new_file, args)  # what another run may have written meanwhile
+            plan = _plan_or_fail(module, path, profile, new_file, args)  # what another run wrote meanwhile
         output = _apply(module, plan, profile, validate, path)
     if facts:
         output.update(facts(plan.result))
     module.exit_json(**output)
+
+
+def _plan_or_fail(module: Any, path: str, profile: Profile, new_file: Callable[[], str] | None, args: tuple) -> _Plan:
+    try:
+        return _Plan(path, profile, new_file, args)
+    except _Refused as exc:
+        _fail(module, str(exc))
+        raise  # not reached: fail_json exits
+
+
+def predict_edit(
+    module: Any,
+    path: str,
+    profile: Profile,
+    extra_args: dict,
+    remove_extra_args: list,
+    new_file: Callable[[], str] | None = None,
+    validate: str = "",
+) -> dict[str, Any]:
+    """What :func:`run_edit` would do to ``path`` in check mode, without a lock and without writing anything.
+
+    The same return values as that check-mode run (``changed``, ``created``, ``removed``, ``extra_args``,
+    ``previous_extra_args``, ``raw_args``, ``audit_raw_args``; no diff, no file attributes), and ``error``: empty, or
+    the sentence with which the run would refuse the file or the options (then the other values are empty), so a
+    caller that reads several facts in one round trip can report the refusal in its own order.
+    """
+    try:
+        set_args = normalize_extra_args(extra_args)
+        remove_args = normalize_flag_names(remove_extra_args, set_args)
+        plan = _Plan(path, profile, new_file, (set_args, remove_args))
+    except (K0sConfigError, _Refused) as exc:
+        return {"error": mask_message(str(exc)), "changed": False, "created": False, "removed": False,
+                "extra_args": {}, "previous_extra_args": {}, "raw_args": [], "audit_raw_args": []}  # fmt: skip
+    for warning in plan.result.warnings:
+        module.warn(mask_message(warning))
+    removes = plan.changed and plan.result.removes_file
+    if plan.changed and not removes:
+        problem = _validation_problem(module, validate, plan.real_path, plan.result.text)
+        if problem:
+            return {**_outputs(plan, path, plan.changed, removes), "error": mask_message(problem[0])}
+    return {**_outputs(plan, path, plan.changed, removes), "error": ""}
+
+
+def _outputs(plan: _Plan, path: str, changed: bool, removes: bool) -> dict[str, Any]:
+    """The return values both the run and the prediction give."""
+    result = plan.result
+    return dict(
+        changed=changed,
+        created=plan.changed and plan.created,
+        removed=removes,
+        path=path,
+        real_path=plan.real_path,
+        extra_args=mask_data({} if removes or plan.nothing_to_create else result.extra_args),
+        previous_extra_args={} if plan.created else mask_data(result.previous_extra_args),
+        raw_args=mask_args(result.raw_args),
+        audit_raw_args=mask_args(result.audit_raw_args),
+    )
 
 
 def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str) -> dict[str, Any]:
@@ -200,17 +273,7 @@ def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str)
         file_args = module.load_file_common_arguments(params, path=real_path)
         changed = module.set_fs_attributes_if_different(file_args, changed, diff=attributes_diff)
 
-    output = dict(
-        changed=changed,
-        created=plan.changed and plan.created,
-        removed=removes,
-        path=path,
-        real_path=real_path,
-        extra_args=mask_data({} if removes or plan.nothing_to_create else result.extra_args),
-        previous_extra_args={} if plan.created else mask_data(result.previous_extra_args),
-        raw_args=mask_args(result.raw_args),
-        audit_raw_args=mask_args(result.audit_raw_args),
-    )
+    output = _outputs(plan, path, changed, removes)
     if backup_file:
         output["backup_file"] = backup_file
     if module._diff:

@@ -234,7 +234,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._config_edit import run_edit
+from ansible_collections.k0rdent.audit.plugins.module_utils._config_edit import k0s_validate_command, run_edit
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
     HAS_YAML,
     K0S_CONFIG,
@@ -260,8 +260,7 @@ def main():
 
     validate = module.params["validate"]
     if validate is None:
-        k0s = module.get_bin_path("k0s")
-        validate = f"{k0s} config validate --config %s" if k0s else ""
+        validate = k0s_validate_command(module)
     if validate and "%s" not in validate:
         module.fail_json(msg=f"validate must contain %s, where the temporary file goes: {validate!r}.")
 

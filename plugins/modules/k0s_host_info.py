@@ -83,6 +83,24 @@ options:
     type: list
     elements: path
     default: []
+  groups:
+    description:
+      - Group names whose existence is returned in RV(groups).
+    type: list
+    elements: str
+    default: []
+  config_extra_args:
+    description:
+      - Flags the caller wants in C(spec.api.extraArgs) of the config file the controller reads, as
+        M(k0rdent.audit.k0s_config) takes them. With this option or O(config_remove_extra_args), RV(config_plan)
+        predicts what M(k0rdent.audit.k0s_config) would do to that file, exactly as a check-mode run of it would
+        (validation by C(k0s config validate) included), so the caller needs no second round trip to know.
+    type: dict
+  config_remove_extra_args:
+    description:
+      - Flags the caller wants removed from C(spec.api.extraArgs), for RV(config_plan).
+    type: list
+    elements: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -286,6 +304,21 @@ policy:
     newer_than_apiserver:
       description: Whether it changed after the live API server started (the server runs an older policy).
       type: bool
+groups:
+  description: For each name in O(groups), whether the group exists.
+  returned: always
+  type: dict
+  sample: {"audit-readers": true}
+config_plan:
+  description:
+    - What M(k0rdent.audit.k0s_config) with O(config_extra_args) and O(config_remove_extra_args) would do to
+      RV(config.path), with the return values of its check-mode run (no diff) and C(error).
+    - C(error) is empty, or the sentence with which M(k0rdent.audit.k0s_config) would refuse the file or the flags
+      (the other values are then empty).
+  returned: when O(config_extra_args) or O(config_remove_extra_args) is given
+  type: dict
+  sample: {"changed": true, "created": false, "removed": false, "error": "", "previous_extra_args": {},
+           "extra_args": {"audit-log-path": "/var/log/k0s/audit.log"}, "raw_args": [], "audit_raw_args": []}
 service:
   description: The state of the controller's systemd unit.
   returned: always
@@ -320,7 +353,14 @@ import struct
 
 from ansible.module_utils.basic import AnsibleModule
 
+# config_plan: the same reading and patch as k0rdent.audit.k0s_config, in check mode
+from ansible_collections.k0rdent.audit.plugins.module_utils._config_edit import k0s_validate_command, predict_edit
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
+    HAS_YAML,
+    K0S_CONFIG,
+    MINIMAL_CLUSTER_CONFIG,
+)
 
 try:
     import yaml
@@ -638,6 +678,28 @@ def _policy(path, live):
     return info
 
 
+def _group_exists(name):
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _config_plan(module, path):
+    if not HAS_YAML:
+        return {"error": "PyYAML cannot be imported on this host, so k0rdent.audit.k0s_config cannot run: install it."}
+    return predict_edit(
+        module,
+        path,
+        K0S_CONFIG,
+        module.params["config_extra_args"] or {},
+        module.params["config_remove_extra_args"] or [],
+        new_file=lambda: MINIMAL_CLUSTER_CONFIG,
+        validate=k0s_validate_command(module),
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -651,6 +713,9 @@ def main():
             "policy_path": {"type": "path"},
             "service": {"type": "str", "default": "k0scontroller"},
             "stat_paths": {"type": "list", "elements": "path", "default": []},
+            "groups": {"type": "list", "elements": "str", "default": []},
+            "config_extra_args": {"type": "dict"},
+            "config_remove_extra_args": {"type": "list", "elements": "str"},
         },
         supports_check_mode=True,
     )
@@ -665,7 +730,12 @@ def main():
     apiserver = _real_apiserver_account(live, planned)
     # k0s gives kube-apiserver group root and no supplementary groups (pkg/supervisor/detachattr_linux.go).
     real_gids = {0}
+    extra = {}
+    if params["config_extra_args"] is not None or params["config_remove_extra_args"] is not None:
+        extra["config_plan"] = _config_plan(module, config["path"])
     module.exit_json(
+        groups={name: _group_exists(name) for name in params["groups"]},
+        **extra,
         changed=False,
         user=user,
         controller=controller,

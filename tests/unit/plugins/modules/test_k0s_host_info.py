@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from ansible_collections.k0rdent.audit.plugins.modules import k0s_host_info
 
 
@@ -160,3 +162,84 @@ def test_the_real_account_without_a_live_process(monkeypatch):
     assert (planned["user"], planned["uid"], planned["source"]) == ("kube-apiserver", None, "planned")
     live = {"pid": 7, "uid": 0, "started": 1.0, "audit_args": {"audit-log-path": "/var/log/k0s/audit.log"}}
     assert k0s_host_info._real_apiserver_account(live)["source"] == "process"
+
+
+K0S_YAML_WITH_OPERATOR_FLAGS = """apiVersion: k0s.k0sproject.io/v1beta1
+kind: ClusterConfig
+metadata:
+  name: k0s
+spec:
+  api:
+    extraArgs:
+      audit-log-maxage: "90"
+      service-node-port-range: "30000-32767"
+    rawArgs: ["--audit-log-maxbackup=3"]
+"""
+
+
+@pytest.fixture
+def run(run_main, monkeypatch):
+    # No systemd and no live API server in a unit test: the unit is absent, the process list empty.
+    monkeypatch.setattr(k0s_host_info, "_systemctl_show", lambda module, name: {})
+    monkeypatch.setattr(k0s_host_info, "find_live_apiserver", lambda: None)
+    monkeypatch.setattr(k0s_host_info, "k0s_validate_command", lambda module: "")
+    return lambda **args: run_main(k0s_host_info.main, **args)
+
+
+def test_config_plan_is_what_a_check_mode_k0s_config_run_returns(run, run_main, tmp_path):
+    from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
+
+    path = tmp_path / "k0s.yaml"
+    path.write_text(K0S_YAML_WITH_OPERATOR_FLAGS)
+    before = path.read_bytes()
+    wanted = {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": 7}
+    info = run(config_path=str(path), config_extra_args=wanted, config_remove_extra_args=["audit-log-compress"])
+    checked = run_main(
+        k0s_config.main, check=True, path=str(path), extra_args=wanted, remove_extra_args=["audit-log-compress"],
+        validate="",
+    )  # fmt: skip
+    plan = info["config_plan"]
+    assert plan["error"] == ""
+    for key in ("changed", "created", "removed", "extra_args", "previous_extra_args", "raw_args", "audit_raw_args"):
+        assert plan[key] == checked[key], key
+    assert plan["changed"] is True and plan["previous_extra_args"]["audit-log-maxage"] == "90"
+    assert plan["audit_raw_args"] == ["--audit-log-maxbackup=3"]
+    assert path.read_bytes() == before  # read only
+
+
+def test_config_plan_of_a_file_already_as_wanted_and_of_a_missing_file(run, tmp_path):
+    path = tmp_path / "k0s.yaml"
+    path.write_text(K0S_YAML_WITH_OPERATOR_FLAGS)
+    same = run(config_path=str(path), config_extra_args={"audit-log-maxage": "90"})["config_plan"]
+    assert same["changed"] is False and same["error"] == ""
+    missing = run(config_path=str(tmp_path / "none.yaml"), config_extra_args={"audit-log-maxage": 7})["config_plan"]
+    assert missing["changed"] is True and missing["created"] is True
+    assert not (tmp_path / "none.yaml").exists()
+    nothing = run(config_path=str(tmp_path / "none.yaml"), config_remove_extra_args=["audit-log-maxage"])
+    assert nothing["config_plan"]["changed"] is False
+
+
+def test_config_plan_reports_a_refusal_instead_of_failing(run, tmp_path):
+    path = tmp_path / "k0s.yaml"
+    path.write_text("- just\n- a list\n")
+    info = run(config_path=str(path), config_extra_args={"audit-log-maxage": 7})
+    assert "failed" not in info
+    assert str(path) in info["config_plan"]["error"] and info["config_plan"]["changed"] is False
+    bad_value = run(config_path=str(tmp_path / "x.yaml"), config_extra_args={"audit-log-maxage": [1]})
+    assert "audit-log-maxage" in bad_value["config_plan"]["error"]
+
+
+def test_no_config_plan_unless_asked_and_groups_reported(run, tmp_path):
+    info = run(config_path=str(tmp_path / "k0s.yaml"), groups=["root", "no-such-group-k0s-audit"])
+    assert "config_plan" not in info
+    assert info["groups"] == {"root": True, "no-such-group-k0s-audit": False}
+
+
+def test_config_plan_carries_the_validation_refusal(run_main, monkeypatch, tmp_path):
+    monkeypatch.setattr(k0s_host_info, "_systemctl_show", lambda module, name: {})
+    monkeypatch.setattr(k0s_host_info, "find_live_apiserver", lambda: None)
+    monkeypatch.setattr(k0s_host_info, "k0s_validate_command", lambda module: "false %s")
+    path = tmp_path / "k0s.yaml"
+    path.write_text(K0S_YAML_WITH_OPERATOR_FLAGS)
+    plan = run_main(k0s_host_info.main, config_path=str(path), config_extra_args={"audit-log-maxage": 7})["config_plan"]
+    assert "refused the new content" in plan["error"] and plan["changed"] is True
