@@ -47,6 +47,13 @@ _STRING_LIST_FIELDS = ("users", "userGroups", "verbs", "namespaces", "nonResourc
 _FULL_CHECK = "the k0rdent.audit.audit_policy_errors filter lists every problem of a policy"
 # Request shapes each cache of a compiled policy holds (a busy cluster's log shows a few hundred).
 _CACHE_LIMIT = 4096
+# Distinct requests (user, groups, verb, object or path) whose decision a compiled policy remembers.
+_RESULT_LIMIT = 16384
+# A resource request's key: user name, groups, verb, API group, resource, subresource, namespace, name; a
+# non-resource request's key is user name, groups, verb, request URI.
+_RESOURCE_KEY_LENGTH = 8
+# The user name and groups of a request key without a user (unlike any value an event can hold).
+_NO_USER = object()
 if t.TYPE_CHECKING:  # annotations only: hosts may run a Python older than builtin generics at run time
     # (users, userGroups, namespaces, object names required or None, the rule) of a rule a request can meet.
     _Selector = t.Optional[t.FrozenSet[str]]
@@ -217,10 +224,12 @@ class CompiledPolicy:
     The rules a request can meet are found once per request "shape" and cached: per verb, API group, resource and
     subresource for a resource request, per verb and path for a non-resource request. Each candidate then only
     needs the user, namespace and object name tested. The caches hold at most ``_CACHE_LIMIT`` shapes each and
-    start afresh when full.
+    start afresh when full. The decision for a whole request (every field a rule can look at, all of them text)
+    is remembered too, for at most ``_RESULT_LIMIT`` distinct requests, so that a repeated request costs one
+    lookup.
     """
 
-    __slots__ = ("_by_path", "_by_resource", "omit_stages", "rules")
+    __slots__ = ("_by_path", "_by_resource", "_results", "omit_stages", "rules")
 
     def __init__(self, policy: Mapping) -> None:
         """Compile ``policy``; raises :class:`AuditPolicyError` naming the first field the matcher cannot read."""
@@ -238,6 +247,7 @@ class CompiledPolicy:
         )
         self._by_resource: dict[tuple[str, str, str, str], tuple[_Candidate, ...]] = {}
         self._by_path: dict[tuple[str, str], tuple[_Candidate, ...]] = {}
+        self._results: dict[tuple, tuple[str, int | None, tuple[str, ...]]] = {}
 
     def _resource_candidates(
         self, verb: str, api_group: str, resource: str, subresource: str
@@ -282,44 +292,76 @@ class CompiledPolicy:
         rule_index None and omit_stages the policy's. A request with an ``objectRef`` mapping is a resource
         request; any other is a non-resource request whose path is ``requestURI`` without its query string,
         percent-decoded. A missing ``user`` means an unauthenticated request: rules with users or userGroups do
-        not match it. Optional fields may be missing; this never raises on a mapping.
+        not match it. Optional fields may be missing; this never raises on a mapping. Each call returns a new
+        dict with a new list, which the caller may change.
         """
-        if not isinstance(event, Mapping):
+        # type() first: exact dicts (what JSON and YAML give) skip the slower Mapping check.
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise AuditPolicyError(
                 f"event: must be a mapping shaped like an audit.k8s.io/v1 Event, not {describe(event)}."
             )
+        # The request key holds every field a rule can look at, as the event gives them (normalised only when
+        # the key is new): user name, groups, verb, then the object reference's API group, resource,
+        # subresource, namespace and name, or the request URI.
         user = event.get("user")
-        if isinstance(user, Mapping):
-            username: str | None = _text(user.get("username"))
-            raw_groups = user.get("groups")
-            groups: frozenset[str] | None = (
-                frozenset(_text(group) for group in raw_groups)
-                if isinstance(raw_groups, (list, tuple))
-                else frozenset()
+        if type(user) is dict or (user is not None and isinstance(user, Mapping)):
+            username = user.get("username")
+            groups = user.get("groups")
+            if type(groups) is list:
+                groups = tuple(groups)
+        else:
+            username = groups = _NO_USER
+        ref = event.get("objectRef")
+        if type(ref) is dict or (ref is not None and isinstance(ref, Mapping)):
+            key: tuple = (
+                username,
+                groups,
+                event.get("verb"),
+                ref.get("apiGroup"),
+                ref.get("resource"),
+                ref.get("subresource"),
+                ref.get("namespace"),
+                ref.get("name"),
             )
         else:
-            username = None
-            groups = None
-        verb = _text(event.get("verb"))
-        ref = event.get("objectRef")
-        if isinstance(ref, Mapping):
-            api_group = _text(ref.get("apiGroup"))
-            resource = _text(ref.get("resource"))
-            subresource = _text(ref.get("subresource"))
-            namespace = _text(ref.get("namespace"))
-            name = _text(ref.get("name"))
+            key = (username, groups, event.get("verb"), event.get("requestURI"))
+        results = self._results
+        try:
+            level, index, omit = results[key]
+        except KeyError:
+            level, index, omit = decision = self._decide(key)
+            if _storable(key):
+                if len(results) >= _RESULT_LIMIT:
+                    results.clear()
+                results[key] = decision
+        except TypeError:  # a field holds an unhashable value (a list or mapping where text belongs)
+            level, index, omit = self._decide(key)
+        return {"level": level, "rule_index": index, "omit_stages": [*omit]}
+
+    def _decide(self, key: tuple) -> tuple[str, int | None, tuple[str, ...]]:
+        """``(level, rule index or None, omitted stages)`` for a request key built by :meth:`evaluate`."""
+        if key[1] is _NO_USER:  # an unauthenticated request: no user name, no groups
+            username: str | None = None
+            groups: frozenset[str] | None = None
+        else:
+            username = _text(key[0])
+            raw_groups = key[1]
+            groups = frozenset(map(_text, raw_groups)) if isinstance(raw_groups, (list, tuple)) else frozenset()
+        verb = _text(key[2])
+        if len(key) == _RESOURCE_KEY_LENGTH:
+            api_group, resource, subresource, namespace, name = map(_text, key[3:])
             if not namespace and _addresses_own_namespace(api_group, resource, subresource, verb, name):
                 namespace = name
-            key = (verb, api_group, resource, subresource)
-            candidates = self._by_resource.get(key)
+            shape = (verb, api_group, resource, subresource)
+            candidates = self._by_resource.get(shape)
             if candidates is None:
-                candidates = self._resource_candidates(*key)
+                candidates = self._resource_candidates(*shape)
                 if len(self._by_resource) >= _CACHE_LIMIT:
                     self._by_resource.clear()
-                self._by_resource[key] = candidates
+                self._by_resource[shape] = candidates
         else:
             namespace = name = ""
-            path = _text(event.get("requestURI")).split("?", 1)[0]
+            path = _text(key[3]).split("?", 1)[0]
             if "%" in path:
                 path = unquote(path)
             candidates = self._by_path.get((verb, path))
@@ -338,8 +380,22 @@ class CompiledPolicy:
                 continue
             if names is not None and name not in names:
                 continue
-            return {"level": rule.level, "rule_index": rule.index, "omit_stages": list(rule.omit_stages)}
-        return {"level": "None", "rule_index": None, "omit_stages": list(self.omit_stages)}
+            return rule.level, rule.index, rule.omit_stages
+        return "None", None, self.omit_stages
+
+
+def _storable(key: tuple) -> bool:
+    """Whether a request key may be remembered: only text (or absent fields), whose equality means the same request.
+
+    Other values are decided afresh each time: ``1 == True`` and ``1 == 1.0`` but their text differs.
+    """
+    for part in key:
+        if part is None or part is _NO_USER or isinstance(part, str):
+            continue
+        if isinstance(part, tuple) and all(isinstance(item, str) for item in part):
+            continue
+        return False
+    return True
 
 
 # k8s.io/apiserver pkg/endpoints/request/requestinfo.go: only a path /api/v1/namespaces/X[/status|/finalize] sets

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import copy
+from types import MappingProxyType
+
 import pytest
 from audit_policy_helpers import policy, seed_policy
 
@@ -584,3 +587,132 @@ def test_names_of_every_entry_that_matches_the_resource_count():
     assert [matches(rule, resource_event("pods", name=name)) for name in ("a", "b", "c")] == [True, True, False]
     rule["resources"].append({"resources": ["*"]})
     assert matches(rule, resource_event("pods", name="c"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-request result cache of CompiledPolicy (issue 15)
+
+CACHE_RULES = [
+    {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
+    {"level": "Request", "userGroups": ["system:nodes"], "resources": [{"resources": ["nodes", "pods/status"]}]},
+    {"level": "RequestResponse", "namespaces": ["kube-system"], "omitStages": ["RequestReceived"]},
+    {"level": "Metadata", "resources": [{"resources": ["configmaps"], "resourceNames": ["a"]}]},
+    {"level": "None", "nonResourceURLs": ["/healthz*"]},
+    {"level": "Request", "users": [""]},
+    {"level": "Metadata", "omitStages": ["Panic"]},
+]
+
+
+def cache_sample():
+    """Requests that differ in one field each, so that a key missing any field gives a wrong answer."""
+    node = {"username": "system:node:n1", "groups": ["system:nodes"]}
+    proxy = {"username": "system:kube-proxy"}
+    sample = []
+    for user in (JANE, node, proxy, {}, None):
+        for verb in ("get", "watch"):
+            sample += [
+                resource_event("nodes", verb, namespace="", user=user),
+                resource_event("pods", verb, subresource="status", user=user),
+                resource_event("pods", verb, subresource="log", user=user),
+                resource_event("pods", verb, namespace="kube-system", user=user),
+                resource_event("namespaces", verb, namespace="", name="kube-system", user=user),
+                resource_event("configmaps", verb, name="a", user=user),
+                resource_event("configmaps", verb, name="b", user=user),
+                resource_event("configmaps", verb, group="apps", name="a", user=user),
+                url_event("/healthz?x=1", verb, user=user),
+                url_event("/version", verb, user=user),
+            ]
+    return sample
+
+
+def uncached(rules, event):
+    """The decision of a policy compiled afresh, so that nothing another request left in a cache can change it."""
+    return compile_policy(policy(*rules)).evaluate(event)
+
+
+def test_repeated_requests_answer_what_a_fresh_policy_answers():
+    compiled = compile_policy(policy(*CACHE_RULES))
+    sample = cache_sample()
+    expected = [uncached(CACHE_RULES, event) for event in sample]
+    assert len({(item["level"], item["rule_index"]) for item in expected}) >= 6
+    assert [compiled.evaluate(event) for event in sample] == expected
+    # The second pass comes from the cache; equal requests in new objects too.
+    assert [compiled.evaluate(event) for event in sample] == expected
+    assert [compiled.evaluate(copy.deepcopy(event)) for event in sample] == expected
+    assert len(compiled._results) == len(sample)
+
+
+def test_a_full_result_cache_starts_afresh_and_answers_the_same(monkeypatch):
+    monkeypatch.setattr(_audit_policy_match, "_RESULT_LIMIT", 3)
+    compiled = compile_policy(policy(*CACHE_RULES))
+    sample = cache_sample()
+    expected = [uncached(CACHE_RULES, event) for event in sample]
+    assert [compiled.evaluate(event) for event in sample * 2] == expected * 2
+    assert 1 <= len(compiled._results) <= 3
+
+
+def test_a_cached_result_is_a_fresh_dict_each_time():
+    compiled = compile_policy(policy(*CACHE_RULES))
+    event = resource_event("pods", namespace="kube-system")
+    first = compiled.evaluate(event)
+    first["omit_stages"].append("x")
+    first["level"] = "None"
+    second = compiled.evaluate(event)
+    assert second == {"level": "RequestResponse", "rule_index": 2, "omit_stages": ["RequestReceived"]}
+    assert second is not compiled.evaluate(event)
+    unmatched = compile_policy(policy({"level": "None", "verbs": ["x"]}, omitStages=["Panic"]))
+    unmatched.evaluate(event)["omit_stages"].clear()
+    assert unmatched.evaluate(event)["omit_stages"] == ["Panic"]
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_values_equal_to_each_other_but_not_as_text_are_told_apart(order):
+    # 1 == True == 1.0, but a user named by the number 1 is "1" (its text), not "True" or "1.0".
+    compiled = compile_policy(policy({"level": "Request", "users": ["1"]}, {"level": "Metadata"}))
+    cases = [("1", "Request"), (1, "Request"), (True, "Metadata"), (1.0, "Metadata")][::order]
+    for name, level in cases * 2:
+        assert compiled.evaluate({"user": {"username": name}, "verb": "get"})["level"] == level, name
+    assert list(compiled._results) == [("1", None, "get", None)]
+
+
+def test_unhashable_fields_are_decided_without_the_cache():
+    compiled = compile_policy(policy({"level": "Request", "userGroups": ["['x']"]}, {"level": "Metadata"}))
+    event = {"user": {"username": "jane", "groups": [["x"]]}, "verb": ["get"], "objectRef": {"resource": {}}}
+    assert [compiled.evaluate(event)["level"] for _unused in range(2)] == ["Request", "Request"]
+    assert compiled._results == {}
+
+
+def test_a_missing_user_and_an_empty_user_are_different_requests():
+    compiled = compile_policy(policy({"level": "Request", "users": [""]}, {"level": "Metadata"}))
+    for _unused in range(2):
+        assert compiled.evaluate(url_event("/x", user={}))["level"] == "Request"
+        assert compiled.evaluate(url_event("/x", user=None))["level"] == "Metadata"
+        assert compiled.evaluate(url_event("/x", user={"username": None, "groups": None}))["level"] == "Request"
+
+
+def test_groups_as_a_list_a_tuple_or_something_else():
+    compiled = compile_policy(policy({"level": "Request", "userGroups": ["devs"]}, {"level": "Metadata"}))
+    for groups, level in ((["devs"], "Request"), (("devs",), "Request"), ("devs", "Metadata"), (None, "Metadata")):
+        for _unused in range(2):
+            assert compiled.evaluate(url_event("/x", user={"username": "j", "groups": groups}))["level"] == level
+
+
+def test_other_mappings_than_dict_are_read_the_same():
+    compiled = compile_policy(policy(*CACHE_RULES))
+    sample = cache_sample()
+    expected = [uncached(CACHE_RULES, event) for event in sample]
+
+    def frozen(value):
+        return (
+            MappingProxyType({key: frozen(item) for key, item in value.items()}) if isinstance(value, dict) else value
+        )
+
+    assert [compiled.evaluate(frozen(event)) for event in sample * 2] == expected * 2
+
+
+def test_a_resource_request_and_a_path_request_never_share_a_result():
+    compiled = compile_policy(policy({"level": "Request", "resources": [{"group": "*"}]}, {"level": "Metadata"}))
+    for _unused in range(2):
+        assert compiled.evaluate({"verb": "get", "objectRef": {}})["level"] == "Request"
+        assert compiled.evaluate({"verb": "get"})["level"] == "Metadata"
+        assert compiled.evaluate({"verb": "get", "objectRef": "pods"})["level"] == "Metadata"

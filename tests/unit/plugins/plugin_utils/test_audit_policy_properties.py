@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 from urllib.parse import quote
 
 import pytest
@@ -193,7 +194,8 @@ def reference_matches(rule, event):
 @given(policies(), st.lists(events(), min_size=1, max_size=10))
 def test_compiled_matcher_agrees_with_reference(policy, sample):
     compiled = compile_policy(policy)
-    for event in sample:
+    # Twice and as copies: the second time each decision comes from the compiled policy's result cache.
+    for event in sample + sample + copy.deepcopy(sample):
         expected = next((i for i, rule in enumerate(policy["rules"]) if reference_matches(rule, event)), None)
         result = compiled.evaluate(event)
         assert result["rule_index"] == expected
