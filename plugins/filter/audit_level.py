@@ -81,10 +81,12 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
-from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate
 
 
 def audit_level(_input, event):
+    # Imported when called, for the reason given in audit_policy_errors.py.
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate
+
     try:
         return evaluate(_input, event)
     except AuditPolicyError as exc:

@@ -67,10 +67,13 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
-from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import policy_errors
 
 
 def audit_policy_errors(_input, kubernetes_version=None):
+    # Imported when called, not with the file: ansible-core imports every filter file of the collection in each
+    # forked worker whose templates use any of its filters, and this import (jsonschema) is most of that cost.
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import policy_errors
+
     try:
         return policy_errors(_input, kubernetes_version=kubernetes_version)
     except AuditPolicyError as exc:

@@ -76,10 +76,12 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
-from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 
 
 def audit_policy_findings(_input):
+    # Imported when called, for the reason given in audit_policy_errors.py.
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
+
     try:
         return policy_findings(_input)
     except AuditPolicyError as exc:

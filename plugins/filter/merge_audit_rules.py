@@ -106,7 +106,6 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
-from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
 
 
 def merge_audit_rules(
@@ -119,6 +118,9 @@ def merge_audit_rules(
     kubernetes_version=None,
     keep_names=False,
 ):
+    # Imported when called, for the reason given in audit_policy_errors.py.
+    from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
+
     try:
         return merge_rules(
             _input,
