@@ -229,7 +229,7 @@ class CompiledPolicy:
     lookup.
     """
 
-    __slots__ = ("_by_path", "_by_resource", "_results", "omit_stages", "rules")
+    __slots__ = ("_by_path", "_by_resource", "_path_index", "_resource_index", "_results", "omit_stages", "rules")
 
     def __init__(self, policy: Mapping) -> None:
         """Compile ``policy``; raises :class:`AuditPolicyError` naming the first field the matcher cannot read."""
@@ -248,15 +248,20 @@ class CompiledPolicy:
         self._by_resource: dict[tuple[str, str, str, str], tuple[_Candidate, ...]] = {}
         self._by_path: dict[tuple[str, str], tuple[_Candidate, ...]] = {}
         self._results: dict[tuple, tuple[str, int | None, tuple[str, ...]]] = {}
+        # Built on first use: which rules can meet a request of an API group and resource, or of a path.
+        self._resource_index: _ResourceIndex | None = None
+        self._path_index: _PathIndex | None = None
 
     def _resource_candidates(
         self, verb: str, api_group: str, resource: str, subresource: str
     ) -> tuple[_Candidate, ...]:
         """The rules a resource request of this shape can meet, with the object names each then requires."""
         combined = resource + "/" + subresource if subresource else resource
+        if self._resource_index is None:
+            self._resource_index = _ResourceIndex(self.rules)
         found = []
-        for rule in self.rules:
-            if rule.kind == RULE_NON_RESOURCE or (rule.verbs is not None and verb not in rule.verbs):
+        for rule in self._resource_index.rules_for(self.rules, api_group, resource):
+            if rule.verbs is not None and verb not in rule.verbs:
                 continue
             names: frozenset[str] | None = None
             if rule.resources:
@@ -274,9 +279,11 @@ class CompiledPolicy:
 
     def _path_candidates(self, verb: str, path: str) -> tuple[_Candidate, ...]:
         """The rules a non-resource request of this verb and path can meet."""
+        if self._path_index is None:
+            self._path_index = _PathIndex(self.rules)
         found = []
-        for rule in self.rules:
-            if rule.kind == RULE_RESOURCE or (rule.verbs is not None and verb not in rule.verbs):
+        for rule in self._path_index.rules_for(self.rules, path):
+            if rule.verbs is not None and verb not in rule.verbs:
                 continue
             if rule.kind == RULE_NON_RESOURCE and not (
                 rule.url_any or path in rule.url_exact or any(path.startswith(prefix) for prefix in rule.url_prefixes)
@@ -396,6 +403,94 @@ def _storable(key: tuple) -> bool:
             continue
         return False
     return True
+
+
+def _resource_part(pattern: str) -> str | None:
+    """The resource a ``resources[].resources`` pattern names: None for "*" and "*/subresource" (any resource)."""
+    return None if pattern == "*" or pattern.startswith("*/") else pattern.partition("/")[0]
+
+
+class _ResourceIndex:
+    """The rules that can meet resource requests, filed by API group and resource (a superset, never a miss).
+
+    A pattern can match a request only if it names the request's resource before any "/" (checker.go
+    ruleMatchesResource: "resource", "resource/subresource", "resource/*") or any resource ("*", "*/subresource",
+    or an entry without resources); rules without resources (namespaces alone, or nothing) meet every one.
+    """
+
+    __slots__ = ("filed", "unscoped")
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        self.filed: dict[tuple[str, str | None], list[int]] = {}
+        self.unscoped: list[int] = []
+        for position, rule in enumerate(rules):
+            if rule.kind == RULE_NON_RESOURCE:
+                continue
+            if not rule.resources:
+                self.unscoped.append(position)
+                continue
+            keys = set()
+            for entry in rule.resources:
+                if entry.patterns is None:
+                    keys.add((entry.group, None))
+                else:
+                    keys.update((entry.group, _resource_part(pattern)) for pattern in entry.patterns)
+            for key in keys:
+                self.filed.setdefault(key, []).append(position)
+
+    def rules_for(self, rules: tuple[CompiledRule, ...], api_group: str, resource: str) -> list[CompiledRule]:
+        """In policy order, every rule that may meet a request of ``api_group`` and ``resource``."""
+        part = resource.partition("/")[0]
+        found = [self.unscoped]
+        for key in ((api_group, part), (api_group, None), ("*", part), ("*", None)):
+            positions = self.filed.get(key)
+            if positions:
+                found.append(positions)
+        if len(found) > 1:
+            return [rules[position] for position in sorted(set().union(*found))]
+        return [rules[position] for position in self.unscoped]
+
+
+class _PathIndex:
+    """The rules that can meet non-resource requests, filed by URL (a superset, never a miss).
+
+    checker.go ruleMatchesNonResource: a URL matches the path it equals, "*" every path, "prefix*" the paths that
+    start with prefix; rules without nonResourceURLs, namespaces or resources meet every request.
+    """
+
+    __slots__ = ("exact", "prefix_lengths", "prefixes", "unscoped")
+
+    def __init__(self, rules: tuple[CompiledRule, ...]) -> None:
+        self.unscoped: list[int] = []
+        self.exact: dict[str, list[int]] = {}
+        self.prefixes: dict[str, list[int]] = {}
+        for position, rule in enumerate(rules):
+            if rule.kind == RULE_RESOURCE:
+                continue
+            if rule.kind == RULE_ANY or rule.url_any:
+                self.unscoped.append(position)
+                continue
+            for url in rule.url_exact:
+                self.exact.setdefault(url, []).append(position)
+            for prefix in rule.url_prefixes:
+                self.prefixes.setdefault(prefix, []).append(position)
+        self.prefix_lengths = sorted({len(prefix) for prefix in self.prefixes})
+
+    def rules_for(self, rules: tuple[CompiledRule, ...], path: str) -> list[CompiledRule]:
+        """In policy order, every rule that may meet a request of ``path``."""
+        found = [self.unscoped]
+        positions = self.exact.get(path)
+        if positions:
+            found.append(positions)
+        for length in self.prefix_lengths:
+            if length > len(path):
+                break
+            positions = self.prefixes.get(path[:length])
+            if positions:
+                found.append(positions)
+        if len(found) > 1:
+            return [rules[position] for position in sorted(set().union(*found))]
+        return [rules[position] for position in self.unscoped]
 
 
 # k8s.io/apiserver pkg/endpoints/request/requestinfo.go: only a path /api/v1/namespaces/X[/status|/finalize] sets

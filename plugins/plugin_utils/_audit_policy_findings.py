@@ -27,7 +27,10 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match 
     CompiledRule,
     GroupResources,
 )
-from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import cached_compile
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import (
+    cached_compile,
+    collector_paused,
+)
 
 __all__ = ("policy_findings",)
 
@@ -369,7 +372,11 @@ def policy_findings(policy: Mapping) -> list[dict[str, t.Any]]:
 
     Raises :class:`AuditPolicyError` when the policy is not valid.
     """
-    compiled = cached_compile(policy)
+    with collector_paused():
+        return _review(cached_compile(policy))
+
+
+def _review(compiled: CompiledPolicy) -> list[dict[str, t.Any]]:
     findings: list[dict[str, t.Any]] = []
     for i, j in _shadowed_pairs(compiled.rules):
         findings.append(

@@ -18,7 +18,9 @@ jsonschema and the Python standard library. Controller only (jsonschema is a con
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import json
 import marshal
 import re
@@ -47,6 +49,7 @@ __all__ = (
     "HAS_JSONSCHEMA",
     "Problem",
     "cached_compile",
+    "collector_paused",
     "compile_valid_policy",
     "evaluate",
     "group_problem",
@@ -385,6 +388,25 @@ def policy_errors(policy: t.Any, kubernetes_version: str | None = None) -> list[
 # Compiling on the controller: full validation first, then the matcher; cached by content
 
 
+@contextlib.contextmanager
+def collector_paused() -> t.Iterator[None]:
+    """Hold off Python's cyclic garbage collector while a policy is validated, compiled or reviewed.
+
+    That work makes tens of thousands of objects that stay alive (the compiled rules, their sets, the indexes);
+    each full collection the allocations trigger walks all of them, and everything else the controller holds,
+    which made a 10,000-rule review about twice as slow. Nothing it makes is a cycle that needs collecting
+    soon; the collector runs again as usual afterwards. Left as it was when the caller had it off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def compile_valid_policy(policy: t.Any) -> CompiledPolicy:
     """Validate ``policy`` fully, then compile it for :meth:`CompiledPolicy.evaluate`; raises :class:`AuditPolicyError`.
 
@@ -393,11 +415,12 @@ def compile_valid_policy(policy: t.Any) -> CompiledPolicy:
     """
     if not isinstance(policy, Mapping):
         raise AuditPolicyError(f"policy: must be a mapping with apiVersion, kind and rules, not {describe(policy)}.")
-    policy = plain_data(policy)
-    problems = _policy_problems(policy, star_group_ok=True)
-    if problems:
-        raise AuditPolicyError("The audit policy is not valid: " + "; ".join(problems))
-    return CompiledPolicy(policy)
+    with collector_paused():
+        policy = plain_data(policy)
+        problems = _policy_problems(policy, star_group_ok=True)
+        if problems:
+            raise AuditPolicyError("The audit policy is not valid: " + "; ".join(problems))
+        return CompiledPolicy(policy)
 
 
 _CACHE: dict[bytes | str, CompiledPolicy] = {}

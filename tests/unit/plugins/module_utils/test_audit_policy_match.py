@@ -716,3 +716,67 @@ def test_a_resource_request_and_a_path_request_never_share_a_result():
         assert compiled.evaluate({"verb": "get", "objectRef": {}})["level"] == "Request"
         assert compiled.evaluate({"verb": "get"})["level"] == "Metadata"
         assert compiled.evaluate({"verb": "get", "objectRef": "pods"})["level"] == "Metadata"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The rule indexes of CompiledPolicy (issue 15): which rules a request's group and resource, or path, can meet
+
+INDEX_RULES = [
+    {"level": "Request", "resources": [{"group": "*", "resources": ["*"]}], "users": ["star-star"]},
+    {"level": "Request", "resources": [{"group": "*"}], "users": ["star-any"]},
+    {"level": "Request", "resources": [{"group": "*", "resources": ["*/status"]}], "users": ["star-sub"]},
+    {"level": "Request", "resources": [{"group": "*", "resources": ["pods"]}], "users": ["star-pods"]},
+    {"level": "Request", "resources": [{"group": "apps"}], "users": ["apps-any"]},
+    {"level": "Request", "resources": [{"group": "apps", "resources": ["*"]}], "users": ["apps-star"]},
+    {"level": "Request", "resources": [{"resources": ["a/b"]}], "users": ["slash"]},
+    {"level": "Request", "resources": [{"resources": ["pods/*"]}], "users": ["pods-subs"]},
+    {"level": "Request", "namespaces": ["team-a"], "users": ["namespace-only"]},
+    {"level": "Request", "users": ["anything"]},
+    {"level": "Request", "nonResourceURLs": ["**"], "users": ["url-empty-prefix"]},
+    {"level": "Request", "nonResourceURLs": ["*"], "users": ["url-any"]},
+    {"level": "Request", "nonResourceURLs": ["/healthz*", "/version"], "users": ["url-prefix"]},
+    {"level": "Request", "nonResourceURLs": ["/version*"], "users": ["url-literal-star"]},
+    {"level": "Metadata"},
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "event"),
+    [
+        ("star-star", resource_event("anything", group="x.io")),
+        ("star-any", resource_event("anything", group="x.io", subresource="y")),
+        ("star-sub", resource_event("nodes", group="x.io", subresource="status")),
+        ("star-pods", resource_event("pods", group="x.io")),
+        ("apps-any", resource_event("deployments", group="apps", subresource="scale")),
+        ("apps-star", resource_event("deployments", group="apps")),
+        ("slash", resource_event("a/b")),
+        ("slash", resource_event("a", subresource="b")),
+        ("pods-subs", resource_event("pods", subresource="log")),
+        ("namespace-only", resource_event("secrets", namespace="team-a")),
+        ("anything", resource_event("secrets")),
+        ("anything", url_event("/x")),
+        ("url-empty-prefix", url_event("")),
+        ("url-any", url_event("/x")),
+        ("url-prefix", url_event("/healthz")),
+        ("url-prefix", url_event("/healthz/etcd?verbose")),
+        ("url-prefix", url_event("/version")),
+        ("url-literal-star", url_event("/version*")),
+        ("url-literal-star", url_event("/versionx")),
+    ],
+)
+def test_the_rule_indexes_find_every_kind_of_rule(user, event):
+    event["user"] = {"username": user}
+    compiled = compile_policy(policy(*INDEX_RULES))
+    expected = next(index for index, rule in enumerate(INDEX_RULES) if rule.get("users") == [user])
+    assert compiled.evaluate(event)["rule_index"] == expected
+    # ... and the same event of another user falls through to the catch-all.
+    event["user"] = {"username": "nobody"}
+    assert compiled.evaluate(event)["rule_index"] == len(INDEX_RULES) - 1
+
+
+def test_the_rule_indexes_leave_out_rules_of_other_groups_resources_and_paths():
+    compiled = compile_policy(policy(*INDEX_RULES))
+    met = [candidate[-1].index for candidate in compiled._resource_candidates("get", "", "secrets", "")]
+    assert met == [0, 1, 8, 9, 14]
+    met = [candidate[-1].index for candidate in compiled._path_candidates("get", "/metrics")]
+    assert met == [9, 10, 11, 14]

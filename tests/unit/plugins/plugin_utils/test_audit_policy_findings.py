@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from audit_policy_helpers import policy, seed_policy
 
@@ -383,3 +385,38 @@ def test_group_resource_and_names_keys_find_the_covering_entry():
         {"level": "None", "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["c"]}]},
         {"level": "None", "resources": [{"group": "", "resources": ["configmaps"]}]},
     ) == [3, 4, 5]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The garbage collector is held off during a review (issue 15), and left as it was
+
+
+@pytest.fixture
+def collector_on():
+    was_enabled = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was_enabled else gc.disable)()
+
+
+def test_the_collector_is_off_during_a_review_and_on_again_after(collector_on, monkeypatch):
+    seen = []
+    review = _audit_policy_findings._review
+    monkeypatch.setattr(
+        _audit_policy_findings, "_review", lambda compiled: seen.append(gc.isenabled()) or review(compiled)
+    )
+    assert shadowed({"level": "Metadata"}, {"level": "None", "users": ["x"]}) == [1]
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_the_collector_is_on_again_after_an_invalid_policy(collector_on):
+    with pytest.raises(AuditPolicyError):
+        policy_findings(policy({"level": "Loud"}))
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off(collector_on):
+    gc.disable()
+    assert shadowed({"level": "Metadata"}, {"level": "None", "users": ["x"]}) == [1]
+    assert not gc.isenabled()

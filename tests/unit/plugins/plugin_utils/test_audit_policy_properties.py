@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common import AuditPolicyError
-from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import compile_policy
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import (
+    RULE_NON_RESOURCE,
+    RULE_RESOURCE,
+    compile_policy,
+)
 from ansible_collections.k0rdent.audit.plugins.plugin_utils import _audit_policy_findings, _audit_policy_validate
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_findings import policy_findings
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_merge import merge_rules
@@ -353,3 +357,47 @@ def test_indexed_shadow_analysis_agrees_with_comparing_every_pair(rule_list):
     # The small vocabulary makes rules overlap often: most drawn lists have shadowed rules.
     compiled = compile_policy({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": rule_list})
     assert _audit_policy_findings._shadowed_pairs(compiled.rules) == pairwise_shadowed(compiled.rules)
+
+
+class _EveryRule:
+    """Stands in for the compiled policy's rule indexes: every rule of the right kind, as before there were any."""
+
+    def __init__(self, skip_kind):
+        self.skip_kind = skip_kind
+
+    def rules_for(self, rules, *_request):
+        return [rule for rule in rules if rule.kind != self.skip_kind]
+
+
+ODD_RESOURCES = ["pods", "pods/log", "a/b", "", "*", "namespaces"]
+ODD_PATHS = ["", "/", "/healthz", "/healthz/etcd", "/h", "/version*", "/metricsx", "*", "/a/b"]
+
+
+@SETTINGS
+@given(
+    policies(rules(url_specs=st.sampled_from([*URL_SPECS, "**", "/version*", "/metrics*", "/a/b"]))),
+    st.lists(
+        st.tuples(
+            st.sampled_from(VERBS),
+            st.sampled_from([*API_GROUPS, "*"]),
+            st.sampled_from(ODD_RESOURCES),
+            st.sampled_from(SUBRESOURCES),
+            st.sampled_from(ODD_PATHS),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_rule_indexes_find_what_walking_every_rule_finds(policy, requests):
+    indexed = compile_policy(policy)
+    walked = compile_policy(policy)
+    walked._resource_index = _EveryRule(RULE_NON_RESOURCE)
+    walked._path_index = _EveryRule(RULE_RESOURCE)
+
+    def found(candidates):
+        return [(*selectors, rule.index) for *selectors, rule in candidates]
+
+    for verb, group, resource, subresource, path in requests:
+        shape = (verb, group, resource, subresource)
+        assert found(indexed._resource_candidates(*shape)) == found(walked._resource_candidates(*shape))
+        assert found(indexed._path_candidates(verb, path)) == found(walked._path_candidates(verb, path))
