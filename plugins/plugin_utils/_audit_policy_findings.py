@@ -217,22 +217,15 @@ class _ShadowIndex:
 
     def candidates(self, rule: CompiledRule) -> t.Iterator[int]:
         """Indexes, ascending and without repeats, of a superset of the indexed rules that may shadow ``rule``."""
-        dimensions = _lookup_tokens(rule)
-        last = len(dimensions) - 1
-        found: list[list[int]] = [self.broad]
-
-        def walk(node: dict[t.Any, t.Any], depth: int) -> None:
-            for token in dimensions[depth]:
-                child = node.get(token)
-                if child is not None:
-                    if depth == last:
-                        found.append(child)
-                    else:
-                        walk(child, depth + 1)
-
-        walk(self.root, 0)
+        # Level by level, without a recursive closure: one would be a reference cycle per rule, left for the
+        # garbage collector (10,000 rules made 200,000 objects of such garbage).
+        nodes: list[t.Any] = [self.root]
+        for tokens in _lookup_tokens(rule):
+            nodes = [child for node in nodes for child in map(node.get, tokens) if child is not None]
+            if not nodes:
+                break
         previous = -1
-        for index in heapq.merge(*found):
+        for index in heapq.merge(self.broad, *nodes):
             if index != previous:
                 previous = index
                 yield index

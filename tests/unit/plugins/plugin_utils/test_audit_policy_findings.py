@@ -420,3 +420,15 @@ def test_a_collector_the_caller_turned_off_stays_off(collector_on):
     gc.disable()
     assert shadowed({"level": "Metadata"}, {"level": "None", "users": ["x"]}) == [1]
     assert not gc.isenabled()
+
+
+def test_a_review_leaves_no_garbage_cycles(collector_on):
+    # A reference cycle per rule (a recursive closure did that) would cost a large policy a long collection.
+    rules = [{"level": "Metadata", "resources": [{"resources": ["secrets"]}]}, {"level": "None", "users": ["x"]}]
+    rules += [{"level": "Request", "users": [f"u{i}"], "resources": [{"resources": ["secrets"]}]} for i in range(50)]
+    rules += [{"level": "None", "nonResourceURLs": [f"/p{i}/*"]} for i in range(50)]
+    gc.collect()
+    gc.disable()
+    found = policy_findings(policy(*rules))
+    assert len([f for f in found if f["category"] == "shadowed"]) == 50
+    assert gc.collect() == 0
