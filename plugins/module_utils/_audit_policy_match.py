@@ -229,7 +229,16 @@ class CompiledPolicy:
     lookup.
     """
 
-    __slots__ = ("_by_path", "_by_resource", "_path_index", "_resource_index", "_results", "omit_stages", "rules")
+    __slots__ = (
+        "_by_object",
+        "_by_path",
+        "_by_resource",
+        "_path_index",
+        "_resource_index",
+        "_results",
+        "omit_stages",
+        "rules",
+    )
 
     def __init__(self, policy: Mapping) -> None:
         """Compile ``policy``; raises :class:`AuditPolicyError` naming the first field the matcher cannot read."""
@@ -247,6 +256,8 @@ class CompiledPolicy:
         )
         self._by_resource: dict[tuple[str, str, str, str], tuple[_Candidate, ...]] = {}
         self._by_path: dict[tuple[str, str], tuple[_Candidate, ...]] = {}
+        # Per API group, resource and subresource (any verb): what _by_resource's shapes are filtered from.
+        self._by_object: dict[tuple[str, str, str], tuple[tuple[frozenset[str] | None, _Candidate], ...]] = {}
         self._results: dict[tuple, tuple[str, int | None, tuple[str, ...]]] = {}
         # Built on first use: which rules can meet a request of an API group and resource, or of a path.
         self._resource_index: _ResourceIndex | None = None
@@ -256,13 +267,24 @@ class CompiledPolicy:
         self, verb: str, api_group: str, resource: str, subresource: str
     ) -> tuple[_Candidate, ...]:
         """The rules a resource request of this shape can meet, with the object names each then requires."""
+        shape = (api_group, resource, subresource)
+        found = self._by_object.get(shape)
+        if found is None:
+            found = self._object_candidates(*shape)
+            if len(self._by_object) >= _CACHE_LIMIT:
+                self._by_object.clear()
+            self._by_object[shape] = found
+        return tuple(candidate for verbs, candidate in found if verbs is None or verb in verbs)
+
+    def _object_candidates(
+        self, api_group: str, resource: str, subresource: str
+    ) -> tuple[tuple[frozenset[str] | None, _Candidate], ...]:
+        """``(verbs required or None, candidate)`` for each rule a request of any verb on this object can meet."""
         combined = resource + "/" + subresource if subresource else resource
         if self._resource_index is None:
             self._resource_index = _ResourceIndex(self.rules)
         found = []
         for rule in self._resource_index.rules_for(self.rules, api_group, resource):
-            if rule.verbs is not None and verb not in rule.verbs:
-                continue
             names: frozenset[str] | None = None
             if rule.resources:
                 entries = [
@@ -274,7 +296,7 @@ class CompiledPolicy:
                     continue
                 if all(entry.names is not None for entry in entries):
                     names = frozenset().union(*(entry.names for entry in entries))
-            found.append((rule.users, rule.user_groups, rule.namespaces, names, rule))
+            found.append((rule.verbs, (rule.users, rule.user_groups, rule.namespaces, names, rule)))
         return tuple(found)
 
     def _path_candidates(self, verb: str, path: str) -> tuple[_Candidate, ...]:

@@ -573,7 +573,7 @@ def test_a_full_shape_cache_starts_afresh_and_answers_the_same(monkeypatch):
     sample += [url_event(uri) for uri in ("/healthz", "/healthz/etcd", "/version")]
     expected = [compile_policy(policy(*rules)).evaluate(event) for event in sample]
     assert [compiled.evaluate(event) for event in sample * 2] == expected * 2
-    assert len(compiled._by_resource) <= 2 and len(compiled._by_path) <= 2
+    assert len(compiled._by_resource) <= 2 and len(compiled._by_path) <= 2 and len(compiled._by_object) <= 2
 
 
 def test_names_of_every_entry_that_matches_the_resource_count():
