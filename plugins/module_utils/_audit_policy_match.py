@@ -324,8 +324,8 @@ class CompiledPolicy:
         not match it. Optional fields may be missing; this never raises on a mapping. Each call returns a new
         dict with a new list, which the caller may change.
         """
-        # type() first: exact dicts (what JSON and YAML give) skip the slower Mapping check.
-        if type(event) is not dict and not isinstance(event, Mapping):
+        # dict first: dicts (what JSON and YAML give) skip the slower Mapping check.
+        if not isinstance(event, (dict, Mapping)):
             raise AuditPolicyError(
                 f"event: must be a mapping shaped like an audit.k8s.io/v1 Event, not {describe(event)}."
             )
@@ -333,15 +333,15 @@ class CompiledPolicy:
         # the key is new): user name, groups, verb, then the object reference's API group, resource,
         # subresource, namespace and name, or the request URI.
         user = event.get("user")
-        if type(user) is dict or (user is not None and isinstance(user, Mapping)):
+        if isinstance(user, (dict, Mapping)):
             username = user.get("username")
             groups = user.get("groups")
-            if type(groups) is list:
+            if isinstance(groups, list):
                 groups = tuple(groups)
         else:
             username = groups = _NO_USER
         ref = event.get("objectRef")
-        if type(ref) is dict or (ref is not None and isinstance(ref, Mapping)):
+        if isinstance(ref, (dict, Mapping)):
             key: tuple = (
                 username,
                 groups,
