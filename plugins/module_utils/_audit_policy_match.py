@@ -270,10 +270,7 @@ class CompiledPolicy:
         shape = (api_group, resource, subresource)
         found = self._by_object.get(shape)
         if found is None:
-            found = self._object_candidates(*shape)
-            if len(self._by_object) >= _CACHE_LIMIT:
-                self._by_object.clear()
-            self._by_object[shape] = found
+            found = _remember(self._by_object, shape, self._object_candidates(*shape), _CACHE_LIMIT)
         return tuple(candidate for verbs, candidate in found if verbs is None or verb in verbs)
 
     def _object_candidates(
@@ -360,9 +357,7 @@ class CompiledPolicy:
         except KeyError:
             level, index, omit = decision = self._decide(key)
             if _storable(key):
-                if len(results) >= _RESULT_LIMIT:
-                    results.clear()
-                results[key] = decision
+                _remember(results, key, decision, _RESULT_LIMIT)
         except TypeError:  # a field holds an unhashable value (a list or mapping where text belongs)
             level, index, omit = self._decide(key)
         return {"level": level, "rule_index": index, "omit_stages": [*omit]}
@@ -384,10 +379,7 @@ class CompiledPolicy:
             shape = (verb, api_group, resource, subresource)
             candidates = self._by_resource.get(shape)
             if candidates is None:
-                candidates = self._resource_candidates(*shape)
-                if len(self._by_resource) >= _CACHE_LIMIT:
-                    self._by_resource.clear()
-                self._by_resource[shape] = candidates
+                candidates = _remember(self._by_resource, shape, self._resource_candidates(*shape), _CACHE_LIMIT)
         else:
             namespace = name = ""
             path = _text(key[3]).split("?", 1)[0]
@@ -395,10 +387,7 @@ class CompiledPolicy:
                 path = unquote(path)
             candidates = self._by_path.get((verb, path))
             if candidates is None:
-                candidates = self._path_candidates(verb, path)
-                if len(self._by_path) >= _CACHE_LIMIT:
-                    self._by_path.clear()
-                self._by_path[(verb, path)] = candidates
+                candidates = _remember(self._by_path, (verb, path), self._path_candidates(verb, path), _CACHE_LIMIT)
 
         for users, user_groups, namespaces, names, rule in candidates:
             if users is not None and (username is None or username not in users):
@@ -521,6 +510,14 @@ class _PathIndex:
 # a name only from fieldSelector=metadata.name=X, and keep namespace "").
 _OWN_PATH_VERBS = frozenset(("get", "update", "patch", "delete"))
 _NAMESPACE_SUBRESOURCES = frozenset(("", "status", "finalize"))
+
+
+def _remember(cache: dict, key: t.Any, value: t.Any, limit: int) -> t.Any:
+    """Keep ``value`` under ``key`` in ``cache``, which starts afresh when it holds ``limit`` entries; return it."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _addresses_own_namespace(api_group: str, resource: str, subresource: str, verb: str, name: str) -> bool:
