@@ -178,14 +178,14 @@ def main():
     path = params["policy_path"]
     content = to_bytes(params["policy_content"])
 
-    log_dir = params["log_dir"]
-    if log_dir and os.path.lexists(log_dir) and not os.path.isdir(log_dir):  # refused before anything is written
-        _ensure_directory(module, log_dir, result)
     try:
         found = read_regular_file(path, what="audit policy file")
     except FileRefused as exc:
         module.fail_json(msg=str(exc), **result)
     real_path = found.real_path
+    log_dir = params["log_dir"]
+    # The log directory first: a file in its place is refused before the policy is written.
+    log_dir_made = _ensure_directory(module, log_dir, result) if log_dir else False
     directory_made = _ensure_directory(module, os.path.dirname(real_path) or ".", result)
     result["policy_created"] = not found.exists
     result["policy_changed"] = found.data != content
@@ -222,11 +222,10 @@ def main():
     result["policy_changed"] = result["policy_changed"] or policy_attrs_changed or directory_made
 
     if log_dir:
-        made = _ensure_directory(module, log_dir, result)
-        changed = made
+        changed = log_dir_made
         if os.path.isdir(log_dir):
             changed = _attributes(
-                module, log_dir, params["log_dir_owner"], params["log_dir_group"], params["log_dir_mode"], made,
+                module, log_dir, params["log_dir_owner"], params["log_dir_group"], params["log_dir_mode"], log_dir_made,
                 diffs, log_dir,
             )  # fmt: skip
         result["log_dir_changed"] = changed
