@@ -512,7 +512,12 @@ class Controller:
             self.binary.write_text(SCRIPTED_CHILD)
             self.binary.chmod(0o755)
         elif child == "real" and not self.binary.exists():
-            self.binary.symlink_to(TEST_APISERVER)
+            # A hard link (else a copy), not a symlink: the account the API server runs as must reach the binary,
+            # and the checkout may sit under a 0700 directory (a clone in a mktemp directory, as CI makes).
+            try:
+                os.link(TEST_APISERVER, self.binary)
+            except OSError:
+                shutil.copy2(TEST_APISERVER, self.binary)
         self.lifecycle = base / "state" / "lifecycle.log"
         self.record = base / "child.jsonl"
         self.serve_when = base / "serve"
