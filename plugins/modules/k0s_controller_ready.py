@@ -11,6 +11,9 @@ version_added: 0.2.0
 author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Polls, on the controller itself, until the API server answers C(GET https://127.0.0.1:PORT/readyz) with 200
+  - k0s starts kube-apiserver with C(--anonymous-auth=false), so an anonymous C(/readyz) is refused with 401; the
+    module asks as k0s's admin, with the client certificate k0s writes (C(DATA_DIR/pki/admin.crt) and C(admin.key)),
+    when they exist, and anonymously otherwise.
     and, when O(log_path) is given, the audit log exists and has grown since O(log_before) (or was replaced by a
     new file).
   - Stops waiting as soon as systemd reports the unit C(failed), instead of running into the timeout, and returns
@@ -29,6 +32,11 @@ options:
     description: Seconds to wait for /readyz.
     type: int
     default: 180
+  data_dir:
+    description: k0s's data directory (C(k0s controller --data-dir)), where its admin client certificate is.
+    type: path
+    default: /var/lib/k0s
+    version_added: 0.3.0
   log_path:
     description: The audit log that must exist and grow; not checked when omitted.
     type: path
@@ -120,10 +128,22 @@ def _unit_state(module, service):
     return out.strip() if rc == 0 else "unknown"
 
 
-def _readyz(port):
-    # kube-apiserver serves a self-signed certificate here; only the status code is wanted.
+def admin_credentials(data_dir):
+    """k0s's admin client certificate and key, when both are readable; else None (ask anonymously)."""
+    cert = os.path.join(data_dir, "pki", "admin.crt")
+    key = os.path.join(data_dir, "pki", "admin.key")
+    if os.access(cert, os.R_OK) and os.access(key, os.R_OK):
+        return cert, key
+    return None
+
+
+def _readyz(port, credentials):
+    # kube-apiserver serves a certificate of k0s's own CA here; only the status code is wanted.
+    cert, key = credentials or (None, None)
     try:
-        with open_url("https://127.0.0.1:%d/readyz" % port, validate_certs=False, timeout=5) as response:
+        with open_url(
+            "https://127.0.0.1:%d/readyz" % port, validate_certs=False, timeout=5, client_cert=cert, client_key=key
+        ) as response:
             return response.status == 200
     except (URLError, HTTPException, OSError, ValueError):  # not answering, or not 2xx (HTTPError): not ready yet
         return False
@@ -155,6 +175,7 @@ def main():
             "service": {"type": "str", "default": "k0scontroller"},
             "port": {"type": "int", "default": 6443},
             "timeout": {"type": "int", "default": 180},
+            "data_dir": {"type": "path", "default": "/var/lib/k0s"},
             "log_path": {"type": "path"},
             "log_before": {"type": "dict", "default": {}},
             "log_timeout": {"type": "int", "default": 30},
@@ -170,7 +191,7 @@ def main():
         if state == "failed":
             reason = "%s failed after the restart" % params["service"]
             break
-        if _readyz(params["port"]):
+        if _readyz(params["port"], admin_credentials(params["data_dir"])):
             break
         if time.time() >= deadline:
             reason = "%s did not serve /readyz on port %d within %d s" % (

@@ -71,7 +71,7 @@ def test_no_readyz_within_the_timeout(fake_systemd, run):
 
 def test_ready_and_a_growing_log(fake_systemd, run, monkeypatch, tmp_path):
     fake_systemd("active")
-    monkeypatch.setattr(k0s_controller_ready, "_readyz", lambda port: True)
+    monkeypatch.setattr(k0s_controller_ready, "_readyz", lambda port, credentials: True)
     log = tmp_path / "audit.log"
     log.write_text("one\n")
     before = {"exists": True, "inode": os.stat(log).st_ino, "size": log.stat().st_size}
@@ -89,3 +89,35 @@ def test_log_grew():
     st = os.stat(__file__)
     assert not grew(__file__, {"exists": True, "inode": st.st_ino, "size": st.st_size})
     assert grew(__file__, {"exists": True, "inode": st.st_ino + 1, "size": st.st_size})  # rotated: a new file
+
+
+def test_readyz_is_asked_as_k0s_admin_when_its_certificate_is_there(tmp_path, monkeypatch):
+    # k0s starts kube-apiserver with --anonymous-auth=false: an anonymous /readyz is refused with 401.
+    assert k0s_controller_ready.admin_credentials(str(tmp_path)) is None
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    (pki / "admin.crt").write_text("cert")
+    assert k0s_controller_ready.admin_credentials(str(tmp_path)) is None  # no key: anonymous
+    (pki / "admin.key").write_text("key")
+    credentials = k0s_controller_ready.admin_credentials(str(tmp_path))
+    assert credentials == (str(pki / "admin.crt"), str(pki / "admin.key"))
+
+    asked = {}
+
+    class Answer:
+        status = 200
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def fake_open_url(url, **kwargs):
+        asked.update(kwargs, url=url)
+        return Answer()
+
+    monkeypatch.setattr(k0s_controller_ready, "open_url", fake_open_url)
+    assert k0s_controller_ready._readyz(6443, credentials) is True
+    assert asked["url"] == "https://127.0.0.1:6443/readyz"
+    assert (asked["client_cert"], asked["client_key"]) == credentials
