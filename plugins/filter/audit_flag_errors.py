@@ -17,7 +17,12 @@ description:
   - Values are parsed as Go does, without trimming spaces (integers as C(strconv.ParseInt(s, 0, 64)), so C(0x10) is
     16 and C(1e3) is refused; booleans as C(strconv.ParseBool); durations as C(time.ParseDuration); the throttle QPS
     as a 32-bit float), then judged by kube-apiserver's option validation (negative retention, batch and truncate
-    sizes, modes, formats, versions).
+    sizes, modes, formats, versions). Modes, formats and versions are compared exactly, as kube-apiserver compares
+    them, so C("batch ") with a trailing space or C(Batch) is refused, with the exact word as the fix.
+  - Our rules beyond kube-apiserver's, since a value that breaks them almost never means what it says; the policy,
+    log and webhook config paths must be absolute (kube-apiserver would resolve a relative one in its working
+    directory, the k0s data directory; C(-), standard output, is accepted for the log) and not empty; no value may
+    hold a NUL byte, which no command-line argument can carry.
   - Flags that do not start with C(audit) are passed over. Warnings (deprecated or ignored flags) come from
     P(k0rdent.audit.audit_flag_warnings#filter).
 seealso:
@@ -69,8 +74,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - One sentence per problem, each starting with C(SOURCE_NAME.FLAG) (or the owning role variable) and saying
-      the fix. Empty when kube-apiserver would accept every flag.
+    - One sentence per problem, each starting with C(SOURCE_NAME.FLAG), or with the role variable of O(owned_by)
+      the value came from (a relative C(audit-log-path) of O(owned_values) is named C(k0s_audit_log_path) when
+      that variable sets it), and saying the fix. Empty when kube-apiserver would accept every flag.
+    - A value with surrounding spaces or control characters is shown quoted.
   type: list
   elements: str
 """

@@ -29,6 +29,7 @@ import contextlib
 import difflib
 import json
 import math
+import posixpath
 import struct
 from typing import Any, Callable, Mapping, NamedTuple
 
@@ -127,6 +128,8 @@ _SWITCH = {"log": "audit-log-path", "webhook": "audit-webhook-config-file"}
 # String flags holding a path: an empty value reads as "not set" in kube-apiserver; this collection refuses it
 # (our rule, not kube-apiserver's), since it silently turns the policy or a backend off.
 _PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
+# A path flag's value that is not a file: audit-log-path "-" writes to standard output (plugin/pkg/audit/log).
+_STDOUT = {"audit-log-path": "-"}
 
 # ------------------------------------------------------------------------------------------- Go value syntax
 
@@ -417,6 +420,22 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _shown(text: str) -> str:
+    """A value inside kube-apiserver's own words: as it is, or quoted when spaces or control characters hide in it."""
+    if text != text.strip() or any(not char.isprintable() for char in text):
+        return _quote(text)
+    return text
+
+
+def _exact_fix(text: str, choices: tuple[str, ...], fix: str) -> str:
+    """The fix for a value kube-apiserver compares exactly with ``choices``: the exact word when it is one."""
+    if text.strip() in choices:
+        return 'write "%s" exactly, without the spaces' % text.strip()
+    if text.strip().lower() in choices:
+        return 'write "%s" exactly (kube-apiserver compares case-sensitively)' % text.strip().lower()
+    return fix
+
+
 def _parse_problem(flag: AuditFlag, text: str, reason: str) -> str:
     """What a person should read when pflag cannot parse ``text`` (pflag: 'invalid argument ... for flag')."""
     if flag.kind in ("int", "int64"):
@@ -525,6 +544,18 @@ def audit_flag_problems(
             given[canonical] = _Given(place, name, "", None, False)
             return
         text = flag_value_to_string(value)
+        if "\0" in text:
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "is %s, which holds a NUL byte: no command-line argument can carry one (kube-apiserver would get"
+                    " the value cut short there); remove it" % _quote(text),
+                )
+            )
+            given[canonical] = _Given(place, name, text, None, False)
+            return
         parsed, reason = _PARSERS[flag.kind](text)
         if reason:
             problems.append(_problem("error", place, canonical, _parse_problem(flag, text, reason)))
@@ -537,6 +568,17 @@ def audit_flag_problems(
                     place,
                     canonical,
                     "is empty, which kube-apiserver reads as not set; give a path, or leave the flag out",
+                )
+            )
+        if canonical in _PATH_FLAGS and text and not text.startswith("/") and text != _STDOUT.get(canonical):
+            problems.append(
+                _problem(
+                    "error",
+                    place,
+                    canonical,
+                    "is %s, a relative path, which kube-apiserver would resolve in its working directory (the k0s data"
+                    " directory); give an absolute path, such as %s"
+                    % (_quote(text), posixpath.normpath("/" + text.strip())),
                 )
             )
         if flag.deprecated:
@@ -640,7 +682,7 @@ def _validate(given: Mapping[str, _Given]) -> list[dict[str, str]]:
                 if version.count("/") > 1:
                     refuse(
                         ("audit-webhook-version",),
-                        "unexpected GroupVersion string: %s" % version,
+                        "unexpected GroupVersion string: %s" % _shown(version),
                         "write audit.k8s.io/v1",
                     )
             continue
@@ -651,12 +693,12 @@ def _validate(given: Mapping[str, _Given]) -> list[dict[str, str]]:
         # validateGroupVersionString: schema.ParseGroupVersion, then only audit.k8s.io/v1 is known.
         version = value(prefix + "version")
         if version.count("/") > 1:
-            refuse((prefix + "version",), "unexpected GroupVersion string: %s" % version, "write audit.k8s.io/v1")
+            refuse((prefix + "version",), "unexpected GroupVersion string: %s" % _shown(version), "write audit.k8s.io/v1")
         elif version not in _VERSIONS:
             refuse(
                 (prefix + "version",),
                 'invalid group version, allowed versions are ["audit.k8s.io/v1"]',
-                "write audit.k8s.io/v1 or leave the flag out",
+                _exact_fix(version, _VERSIONS, "write audit.k8s.io/v1 or leave the flag out"),
             )
         if plugin != "log":
             continue
@@ -664,8 +706,8 @@ def _validate(given: Mapping[str, _Given]) -> list[dict[str, str]]:
         if log_format not in _FORMATS:
             refuse(
                 ("audit-log-format",),
-                'invalid audit log format %s, allowed formats are "legacy,json"' % log_format,
-                "use json or legacy",
+                'invalid audit log format %s, allowed formats are "legacy,json"' % _shown(log_format),
+                _exact_fix(log_format, _FORMATS, "use json or legacy"),
             )
         for name in ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"):
             try:
@@ -684,8 +726,8 @@ def _validate_batch(plugin: str, value: Callable, refuse: Callable, warn: Callab
     if mode not in _MODES:
         refuse(
             (prefix + "mode",),
-            'invalid audit %s mode %s, allowed modes are "batch,blocking,blocking-strict"' % (plugin, mode),
-            "use batch, blocking or blocking-strict",
+            'invalid audit %s mode %s, allowed modes are "batch,blocking,blocking-strict"' % (plugin, _shown(mode)),
+            _exact_fix(mode, _MODES, "use batch, blocking or blocking-strict"),
         )
         return
     batch_flags = [

@@ -582,3 +582,109 @@ def test_values_are_spelled_as_k0s_needs_them():
     assert flag_value_to_string(False) == "false"
     assert flag_value_to_string(7) == "7"
     assert flag_value_to_string("/var/log/k0s/audit.log") == "/var/log/k0s/audit.log"
+
+
+# ------------------------------------------------------------------ exact enumerations, paths, named variables
+
+ROLE_VARIABLES = {
+    "audit-policy-file": "k0s_audit_policy_path",
+    "audit-log-path": "k0s_audit_log_path",
+    "audit-log-maxage": "k0s_audit_log_maxage",
+    "audit-log-format": "k0s_audit_log_format",
+    "audit-log-mode": "k0s_audit_log_mode",
+    "audit-log-compress": "k0s_audit_log_compress",
+}
+ROLE_VALUES = {"audit-policy-file": "/etc/k0s/audit-policy.yaml", "audit-log-path": "/var/log/k0s/audit.log"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fix"),
+    [
+        ("audit-log-mode", "batch ", 'write "batch" exactly, without the spaces'),
+        ("audit-log-mode", " blocking", 'write "blocking" exactly, without the spaces'),
+        ("audit-log-mode", "batch\n", 'write "batch" exactly, without the spaces'),
+        ("audit-log-mode", "Batch", 'write "batch" exactly (kube-apiserver compares case-sensitively)'),
+        ("audit-log-format", "json ", 'write "json" exactly, without the spaces'),
+        ("audit-log-format", "JSON", 'write "json" exactly (kube-apiserver compares case-sensitively)'),
+    ],
+)
+def test_enumerations_are_compared_exactly_and_the_fix_names_the_exact_word(name, value, fix):
+    (error,) = audit_flag_errors(
+        {}, source_name="k0s_audit_extra_args", owned_by=ROLE_VARIABLES, owned_values={**ROLE_VALUES, name: value}
+    )
+    assert error.startswith(ROLE_VARIABLES[name] + ": kube-apiserver would not start"), error
+    assert fix in error, error
+    assert "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("flags", "upstream"),
+    [
+        ({"audit-log-version": "audit.k8s.io/v1 "}, "invalid group version"),
+        ({"audit-webhook-config-file": "/etc/k0s/webhook.yaml", "audit-webhook-mode": "batch "}, "invalid audit"),
+        ({"audit-webhook-config-file": "/etc/k0s/webhook.yaml", "audit-webhook-version": " audit.k8s.io/v1"}, "group"),
+    ],
+)
+def test_other_enumerations_with_spaces_are_refused_too(flags, upstream):
+    (error,) = errors(flags, source_name="k0s_audit_extra_args")
+    assert error.startswith("k0s_audit_extra_args.") and upstream in error, error
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("audit-log-path", "audit.log"),
+        ("audit-log-path", "var/log/k0s/audit.log"),
+        ("audit-policy-file", "audit-policy.yaml"),
+    ],
+)
+def test_a_relative_path_from_a_role_variable_names_that_variable(name, value):
+    (error,) = audit_flag_errors(
+        {}, source_name="k0s_audit_extra_args", owned_by=ROLE_VARIABLES, owned_values={**ROLE_VALUES, name: value}
+    )
+    assert error.startswith("%s: is %s, a relative path" % (ROLE_VARIABLES[name], json_quote(value))), error
+    assert "working directory" in error and "absolute path" in error
+
+
+def test_a_relative_path_in_extra_args_names_the_flag_there():
+    (error,) = errors({"audit-webhook-config-file": "webhook.yaml"}, source_name="k0s_audit_extra_args")
+    assert error.startswith('k0s_audit_extra_args.audit-webhook-config-file: is "webhook.yaml", a relative path')
+
+
+def test_standard_output_is_not_a_relative_path():
+    assert audit_flag_errors({"audit-log-path": "-", "audit-policy-file": "/etc/k0s/p.yaml"}) == []
+
+
+@pytest.mark.parametrize("name", ["audit-log-path", "audit-log-mode", "audit-log-maxage"])
+def test_a_nul_byte_in_a_value_is_refused(name):
+    value = {"audit-log-path": "/var/log/k0s/au\0dit.log", "audit-log-mode": "batch\0", "audit-log-maxage": "7\0"}[name]
+    found = audit_flag_errors(
+        {}, source_name="k0s_audit_extra_args", owned_by=ROLE_VARIABLES, owned_values={**ROLE_VALUES, name: value}
+    )
+    assert found and all(e.startswith(ROLE_VARIABLES[name] + ":") for e in found), found
+    assert any("NUL byte" in e for e in found), found
+
+
+@pytest.mark.parametrize(
+    "owned_values",
+    [
+        {"audit-log-path": "audit.log", "audit-log-mode": "batch "},
+        {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-format": "xml", "audit-log-maxage": -1},
+        {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-compress": "yes", "audit-log-mode": "async"},
+        {"audit-policy-file": "", "audit-log-path": "/var/log/k0s/audit.log"},
+    ],
+)
+def test_every_message_about_a_role_value_names_its_variable(owned_values):
+    found = audit_flag_problems(
+        {}, source_name="k0s_audit_extra_args", owned_by=ROLE_VARIABLES, owned_values={**ROLE_VALUES, **owned_values}
+    )
+    errors_found = [p for p in found if p["severity"] == "error"]
+    assert errors_found
+    for problem in errors_found:
+        assert problem["message"].startswith(ROLE_VARIABLES[problem["flag"]] + ": "), problem
+
+
+def json_quote(text):
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
