@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_report as report_mod
+from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_report_events as events_mod
+from ansible_collections.k0rdent.audit.plugins.module_utils import _audit_report_files as files_mod
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import (
     MIB,
     LogReport,
@@ -159,13 +160,22 @@ def test_truncated_legacy_garbage_and_blank_lines_are_counted_not_fatal(tmp_path
     (tmp_path / "audit.log").write_bytes(data)
     result = run(find_log_files(str(tmp_path / "audit.log")))
     assert result["events"] == 3
-    assert result["skipped"] == {"truncated": 1, "legacy": 1, "garbage": 3, "oversized": 0, "total": 5}
+    assert result["skipped"] == {
+        "truncated": 1,
+        "legacy": 1,
+        "garbage": 3,
+        "oversized": 0,
+        "nesting": 0,
+        "malformed": 0,
+        "timestamp": 0,
+        "total": 5,
+    }
     assert result["blank_lines"] == 1
     assert result["bytes"] == sum(len(line(body)) for body in good)
 
 
 def test_an_over_long_line_is_skipped_without_being_held(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_mod, "MAX_LINE", 1024)
+    monkeypatch.setattr(files_mod, "MAX_LINE", 1024)
     big = event(seconds=1, uri="/api/v1/pods?fill=" + "a" * 5000)
     write(tmp_path / "audit.log", [event(seconds=0), big, event(seconds=2)])
     result = run(find_log_files(str(tmp_path / "audit.log")))
@@ -261,7 +271,7 @@ def test_top_rules_users_verbs_resources_by_bytes(tmp_path):
 
 
 def test_counters_are_capped_and_sum_the_rest_under_other(tmp_path, monkeypatch):
-    monkeypatch.setattr(report_mod, "MAX_KEYS", 5)
+    monkeypatch.setattr(events_mod, "MAX_KEYS", 5)
     write(tmp_path / "audit.log", [event(seconds=i, user=f"user-{i}") for i in range(20)])
     result = run(find_log_files(str(tmp_path / "audit.log")), top=50)
     users = {row["user"]: row["events"] for row in result["top_users"]}
@@ -304,7 +314,8 @@ def test_profiles_at_a_busy_rate():
 
 
 def test_no_rotation_no_backup_limit_no_rate_no_age_limit():
-    assert retention(MIB, 0, 5, 7)["hours_held"] is None and "never rotated" in retention(MIB, 0, 5, 7)["note"]
+    # --audit-log-maxsize=0 is lumberjack's default size, 100 MiB (test_audit_report_hostile has the figures)
+    assert retention(MIB, 0, 5, 7)["capacity_bytes"] == 100 * MIB * 6
     assert retention(MIB, 100, 0, 7)["capacity_bytes"] is None
     assert retention(None, 100, 5, 7)["decided_by"] == "maxage" and retention(None, 100, 5, 7)["hours_held"] is None
     unlimited = retention(MIB, 1, 1, 0)
