@@ -16,7 +16,7 @@ description:
     whitespace at either end (a YAML C(|) block keeps its line break), a name of more than 255 bytes (C(NAME_MAX))
     or a path of 4096 bytes or more (C(PATH_MAX)) is refused.
   - They must differ from each other and from the k0s config file, or one write would destroy the other file.
-  - The policy file may not lie inside the log file's directory: the API server's account can write there, so it
+  - The policy file may not lie inside the log file's directory. The API server's account can write there, so it
     could rewrite its own audit policy.
   - Each refusal ends with the fixed path, one that passes these checks (the path as meant when it can be read,
     else the role's default).

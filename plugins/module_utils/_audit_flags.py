@@ -693,7 +693,9 @@ def _validate(given: Mapping[str, _Given]) -> list[dict[str, str]]:
         # validateGroupVersionString: schema.ParseGroupVersion, then only audit.k8s.io/v1 is known.
         version = value(prefix + "version")
         if version.count("/") > 1:
-            refuse((prefix + "version",), "unexpected GroupVersion string: %s" % _shown(version), "write audit.k8s.io/v1")
+            refuse(
+                (prefix + "version",), "unexpected GroupVersion string: %s" % _shown(version), "write audit.k8s.io/v1"
+            )
         elif version not in _VERSIONS:
             refuse(
                 (prefix + "version",),

@@ -17,15 +17,27 @@ description:
     traverse (search permission by owner, named-user ACL entries, group root or other bits). kube-apiserver must
     traverse every parent of the audit policy file and of the audit log directory, or it does not start.
   - The free space of the file system that will hold the audit log.
-  - Whether the k0s controller's systemd unit exists and is active.
+  - Whether the k0s controller's systemd unit exists and is active. When C(systemctl) is missing or fails, that is a
+    warning, and the unit is read from its files in the systemd unit directories (then it is not known to run).
   - How the controller is installed. The C(ExecStart) of its systemd unit names the k0s config file it reads
     (C(--config)/C(-c), default C(/etc/k0s/k0s.yaml)), C(--single), C(--enable-dynamic-config) and C(--data-dir).
+  - C(ExecStart) is read as systemd reads it, from the unit file and its drop-ins (C(NAME.d/*.conf) and
+    C(service.d/*.conf) under C(/etc/systemd/system), C(/run/systemd/system), C(/usr/lib/systemd/system) and the
+    other unit directories; an empty C(ExecStart=) resets, a later one replaces), with systemd's quoting and
+    escapes, the specifiers C(%%), C(%n), C(%N), C(%p), C(%i), C(%I), C(${VAR}) and C($VAR) from C(Environment=)
+    and C(EnvironmentFile=) (C(-PATH) optional). When that cannot be resolved for sure (an unset variable, an
+    unbalanced quote, another specifier, no or several commands, a missing environment file, unit files changed
+    since the last C(systemctl daemon-reload)) the module fails with one sentence naming the unit and the fix.
+  - Nothing is opened that could block, every file is read with C(O_NONBLOCK) after checking it is a regular file.
+    A FIFO, a device or a directory at the config file or the policy file is reported in RV(config.error) or
+    RV(policy.error) and as a warning, one sentence naming the path.
   - About that config file, whether it exists, whether k0sctl generated it (its first line is
     C(# generated-by-k0sctl)), its C(spec.api.port) and C(spec.installConfig.users.kubeAPIserverUser).
   - The account kube-apiserver really runs as. k0s runs it as the fixed account C(kube-apiserver) when that exists,
     else as root, with group root and no supplementary groups, whatever C(kubeAPIserverUser) says (k0s issue 4265);
-    on a running controller the uid of the live C(kube-apiserver) process decides. Traversal and write checks use
-    that account.
+    on a running controller the uid of the live C(kube-apiserver) process decides, the one in the process tree of
+    the unit's C(MainPID) (the k0s controller this unit supervises), not any process of that name on the host.
+    Traversal and write checks use that account.
 options:
   user:
     description:
@@ -208,12 +220,15 @@ stats:
   sample:
     /var/log/k0s: {exists: true, isdir: true, owner: root, group: root, mode: "0750", checksum: null}
 controller:
-  description: How the controller's unit starts k0s (from C(systemctl show -p ExecStart), else the unit file).
+  description: How the controller's unit starts k0s, read from its unit file and drop-ins as systemd reads them.
   returned: always
   type: dict
   contains:
     argv:
-      description: The unit's command line; empty when the unit does not exist.
+      description:
+        - The unit's command line as the unit writes it, unquoted, with its variables unexpanded (their values may be
+          secrets); empty when the unit does not exist.
+        - The other values are read from the command line systemd runs, variables expanded.
       type: list
       elements: str
       sample: [/usr/local/bin/k0s, controller, --single]
@@ -254,7 +269,9 @@ config:
       description: C(spec.installConfig.users.kubeAPIserverUser), default C(kube-apiserver).
       type: str
     error:
-      description: Why the file could not be read as YAML, empty when it could.
+      description: >-
+        Why the file was not read (a FIFO, a device or a directory is not opened, one sentence naming the path), or
+        could not be read as YAML; empty when it was read.
       type: str
 apiserver:
   description: The account kube-apiserver really runs as, and the live process when there is one.
@@ -274,7 +291,7 @@ apiserver:
         not exist yet, but O(create_user) creates it) or V(root).
       type: str
     pid:
-      description: The live process's pid, null when none runs.
+      description: The live process's pid (the kube-apiserver this unit's k0s supervises), null when none runs.
       type: int
     started:
       description: When the live process started (seconds since the epoch), null when none runs.
@@ -304,6 +321,11 @@ policy:
     newer_than_apiserver:
       description: Whether it changed after the live API server started (the server runs an older policy).
       type: bool
+    error:
+      description: >-
+        Why the file was not read (a FIFO, a device or a directory is not opened, one sentence naming the path); empty
+        when it was read or does not exist.
+      type: str
 groups:
   description: For each name in O(groups), whether the group exists.
   returned: always
@@ -343,220 +365,43 @@ service:
 """
 
 import grp
-import hashlib
 import os
 import pwd
-import re
-import shlex
-import stat
-import struct
 
 from ansible.module_utils.basic import AnsibleModule
 
 # config_plan: the same reading and patch as k0rdent.audit.k0s_config, in check mode
 from ansible_collections.k0rdent.audit.plugins.module_utils._config_edit import k0s_validate_command, predict_edit
-from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
+from ansible_collections.k0rdent.audit.plugins.module_utils._host_access import (
+    account,
+    disk,
+    foreign_files,
+    name_of,
+    stat_path,
+    untraversable,
+    unwritable,
+)
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
     HAS_YAML,
     K0S_CONFIG,
     MINIMAL_CLUSTER_CONFIG,
 )
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_controller import (
+    APISERVER_USER,
+    config_facts,
+    find_supervised_apiserver,
+    parse_controller_args,
+)
+from ansible_collections.k0rdent.audit.plugins.module_utils._systemd_unit import (
+    UnitRefused,
+    exec_start,
+    read_text,
+    systemctl_show,
+    unit_from_files,
+)
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - Debian hosts have python3-yaml, which the role requires
-    yaml = None
-
-# k0s's defaults (pkg/config/cfgvars.go, pkg/constant/constant.go): the config file read when ExecStart names none,
-# the data dir, the API port and the account that runs kube-apiserver.
-DEFAULT_CONFIG_PATH = "/etc/k0s/k0s.yaml"
-DEFAULT_DATA_DIR = "/var/lib/k0s"
-DEFAULT_API_PORT = 6443
-APISERVER_USER = "kube-apiserver"  # constant.ApiserverUser, looked up by pkg/component/controller/apiserver.go
-K0SCTL_HEADER = "# generated-by-k0sctl"  # k0sctl phase/configure_k0s.go writes it as the first line
 COLLECTION_HEADER = "k0rdent.audit"  # the role's policy template says it in its first lines
-
-# POSIX ACL xattr layout (linux/posix_acl_xattr.h): a 4-byte version, then 8-byte entries (tag, perm, id).
-_ACL_USER = 0x02
-_ACL_MASK = 0x10
-_ACL_ENTRY = struct.Struct("<HHI")
 _START_TIME_SLACK = 2.0
-
-
-def _account(name):
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return {"name": name, "exists": False, "uid": None, "group": None, "groups": []}, None, set()
-    gids = {entry.pw_gid}
-    gids.update(group.gr_gid for group in grp.getgrall() if name in group.gr_mem)
-    names = []
-    for gid in sorted(gids):
-        try:
-            names.append(grp.getgrgid(gid).gr_name)
-        except KeyError:
-            names.append(str(gid))
-    primary = names[sorted(gids).index(entry.pw_gid)]
-    return {"name": name, "exists": True, "uid": entry.pw_uid, "group": primary, "groups": names}, entry.pw_uid, gids
-
-
-def _name_of(lookup, ident):
-    try:
-        return lookup(ident)[0]
-    except KeyError:
-        return str(ident)
-
-
-def _acl_user_perms(path, uid):
-    """The permission bits a named-user ACL entry gives uid on path (masked), or None when there is none."""
-    try:
-        raw = os.getxattr(path, "system.posix_acl_access")
-    except (OSError, AttributeError):
-        return None
-    perms, mask = None, 7
-    for offset in range(4, len(raw) - _ACL_ENTRY.size + 1, _ACL_ENTRY.size):
-        tag, perm, ident = _ACL_ENTRY.unpack_from(raw, offset)
-        if tag == _ACL_USER and ident == uid:
-            perms = perm
-        elif tag == _ACL_MASK:
-            mask = perm
-    return None if perms is None else perms & mask
-
-
-def _access(st, path, uid, gids, want):
-    """Whether uid with groups gids has every bit of want (4 r, 2 w, 1 x) on a file, as the kernel decides."""
-    if uid == 0:
-        return True
-    if uid is not None and st.st_uid == uid:
-        return (st.st_mode >> 6) & want == want
-    if uid is not None:
-        named = _acl_user_perms(path, uid)
-        if named is not None:
-            return named & want == want
-    if st.st_gid in gids:
-        return (st.st_mode >> 3) & want == want
-    return st.st_mode & want == want
-
-
-def _can_traverse(st, uid, gids, path=""):
-    return _access(st, path, uid, gids, 1)
-
-
-def _parents(path):
-    parents = []
-    current = os.path.dirname(os.path.abspath(path))
-    while True:
-        parents.append(current)
-        if current == "/":
-            break
-        current = os.path.dirname(current)
-    return reversed(parents)
-
-
-def _untraversable(paths, uid, gids):
-    seen, found = set(), []
-    for path in paths:
-        for parent in _parents(path):
-            if parent in seen:
-                continue
-            seen.add(parent)
-            try:
-                st = os.stat(parent)
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode) and not _can_traverse(st, uid, gids, parent):
-                found.append(
-                    {
-                        "path": parent,
-                        "mode": "%04o" % stat.S_IMODE(st.st_mode),
-                        "owner": _name_of(pwd.getpwuid, st.st_uid),
-                        "group": _name_of(grp.getgrgid, st.st_gid),
-                    }
-                )
-    return found
-
-
-def _unwritable(dirs, uid, gids):
-    found = []
-    for path in dirs:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(st.st_mode) or not _access(st, path, uid, gids, 3):
-            found.append(path)
-    return found
-
-
-def _foreign_files(dirs, paths):
-    """Entries of each directory that are neither one of paths nor a rotated copy of it.
-
-    kube-apiserver's log rotation (lumberjack, used by k8s.io/apiserver pkg/server/options/audit.go) names backups
-    NAME-TIMESTAMP.EXT, optionally gzipped.
-    """
-    result = {}
-    for directory in dirs:
-        logs = [os.path.basename(p) for p in paths if os.path.dirname(p) == directory]
-        patterns = []
-        for name in logs:
-            stem, ext = os.path.splitext(name)
-            rotated = r"(?:-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})?"
-            patterns.append(re.compile(re.escape(stem) + rotated + re.escape(ext) + r"(?:\.gz)?\Z"))
-        try:
-            entries = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        result[directory] = [e for e in entries if not any(p.match(e) for p in patterns)]
-    return result
-
-
-def _stat(path):
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return {"exists": False}
-    checksum = None
-    if stat.S_ISREG(st.st_mode):
-        digest = hashlib.sha1()  # the checksum Ansible's file modules report
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(65536), b""):
-                digest.update(block)
-        checksum = digest.hexdigest()
-    return {
-        "exists": True,
-        "isdir": stat.S_ISDIR(st.st_mode),
-        "islnk": stat.S_ISLNK(st.st_mode),
-        "owner": _name_of(pwd.getpwuid, st.st_uid),
-        "group": _name_of(grp.getgrgid, st.st_gid),
-        "mode": "%04o" % stat.S_IMODE(st.st_mode),
-        "checksum": checksum,
-    }
-
-
-def _disk(path):
-    if not path:
-        return {}
-    current = os.path.abspath(path)
-    while not os.path.exists(current):
-        current = os.path.dirname(current)
-    fs = os.statvfs(current)
-    return {
-        "path": current,
-        "free_mb": fs.f_bavail * fs.f_frsize // (1024 * 1024),
-        "total_mb": fs.f_blocks * fs.f_frsize // (1024 * 1024),
-    }
-
-
-def _systemctl_show(module, name):
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return {}
-    rc, out, _err = module.run_command(
-        [systemctl, "show", "--property=LoadState,ActiveState,FragmentPath,ExecStart", name]
-    )
-    if rc != 0:
-        return {}
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def _service(name, props):
@@ -570,88 +415,28 @@ def _service(name, props):
     }
 
 
-def _exec_start_argv(props):
-    """The unit's command line: systemctl show prints ExecStart={ path=... ; argv[]=ARGS ; ... }."""
-    found = re.search(r"argv\[\]=(.*?) ;", props.get("ExecStart", ""))
-    if found:
-        return shlex.split(found.group(1))
-    fragment = props.get("FragmentPath")
-    if fragment and os.path.isfile(fragment):
-        with open(fragment, encoding="utf-8", errors="replace") as handle:
-            joined = handle.read().replace("\\\n", " ")
-        for line in joined.splitlines():
-            if line.strip().startswith("ExecStart="):
-                return shlex.split(line.strip()[len("ExecStart=") :].lstrip("@-:+!"))
-    return []
-
-
-def parse_controller_args(argv):
-    """What a `k0s controller` command line says, parsed like k0s's cobra/pflag flags (cmd/controller)."""
-    found = {
-        "argv": list(argv),
-        "config_path": DEFAULT_CONFIG_PATH,
-        "config_from_unit": False,
-        "single": False,
-        "dynamic_config": False,
-        "data_dir": DEFAULT_DATA_DIR,
-    }
-    bools = {"--single": "single", "--enable-dynamic-config": "dynamic_config"}
-    values = {"--config": "config_path", "-c": "config_path", "--data-dir": "data_dir"}
-    args = list(argv[1:])
-    while args:
-        arg = args.pop(0)
-        name, sep, value = arg.partition("=")
-        if name in values:
-            if not sep:
-                value = args.pop(0) if args else ""
-            found[values[name]] = value
-            if values[name] == "config_path":
-                found["config_from_unit"] = True
-        elif name.startswith("-c") and not name.startswith("--") and len(name) > 2:
-            found["config_path"], found["config_from_unit"] = arg[2:], True  # -cPATH
-        elif name in bools:
-            found[bools[name]] = value.lower() in ("", "1", "t", "true") if sep else True
-    return found
-
-
-def _config(path):
-    info = {
-        "path": path,
-        "exists": False,
-        "k0sctl_generated": False,
-        "api_port": DEFAULT_API_PORT,
-        "kube_apiserver_user": APISERVER_USER,
-        "error": "",
-    }
+def _controller(module, name):
+    """The unit's state, its command line as systemd runs it, and its MainPID (0 when unknown)."""
+    props, warning = systemctl_show(module, name)
+    if warning:
+        module.warn(warning)
+        props = unit_from_files(name)
+    service = _service(name, props)
+    if not service["exists"] or props.get("LoadState") == "masked":
+        return service, parse_controller_args([]), 0
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(1024 * 1024 + 1)
-    except OSError:
-        return info
-    info["exists"] = True
-    text = head.decode("utf-8", errors="replace")
-    info["k0sctl_generated"] = text.lstrip("\ufeff").startswith(K0SCTL_HEADER)
-    if yaml is None or len(head) > 1024 * 1024:
-        return info
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        info["error"] = str(exc).splitlines()[0]
-        return info
-    spec = document.get("spec") if isinstance(document, dict) else None
-    spec = spec if isinstance(spec, dict) else {}
-    api = spec.get("api") if isinstance(spec.get("api"), dict) else {}
-    if isinstance(api.get("port"), int) and not isinstance(api.get("port"), bool):
-        info["api_port"] = api["port"]
-    users = (spec.get("installConfig") or {}).get("users") if isinstance(spec.get("installConfig"), dict) else None
-    if isinstance(users, dict) and isinstance(users.get("kubeAPIserverUser"), str) and users["kubeAPIserverUser"]:
-        info["kube_apiserver_user"] = users["kubeAPIserverUser"]
-    return info
+        shown, argv = exec_start(name, props)
+    except UnitRefused as exc:
+        module.fail_json(msg=str(exc), service=service)
+    controller = parse_controller_args(argv)
+    controller["argv"] = shown  # as the unit writes it: the values of its variables may be secrets
+    main_pid = props.get("MainPID", "0")
+    return service, controller, int(main_pid) if main_pid.isdigit() else 0
 
 
 def _real_apiserver_account(live, planned=False):
     if live is not None:
-        return {"user": _name_of(pwd.getpwuid, live["uid"]), "uid": live["uid"], "source": "process", **live}
+        return {"user": name_of(pwd.getpwuid, live["uid"]), "uid": live["uid"], "source": "process", **live}
     idle = {"pid": None, "started": None, "audit_args": {}}
     try:
         uid = pwd.getpwnam(APISERVER_USER).pw_uid
@@ -663,18 +448,20 @@ def _real_apiserver_account(live, planned=False):
 
 
 def _policy(path, live):
-    info = {"written_by_collection": False, "newer_than_apiserver": False}
+    info = {"written_by_collection": False, "newer_than_apiserver": False, "error": ""}
     if not path:
         return info
+    text, info["error"] = read_text(path, "k0s_audit_policy_path must name a regular file or nothing", 512)
+    if text is None:
+        return info
+    info["written_by_collection"] = COLLECTION_HEADER in text
     try:
-        st = os.stat(path)
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            info["written_by_collection"] = COLLECTION_HEADER in handle.read(512)
+        mtime = os.stat(path).st_mtime
     except OSError:
         return info
     if live is not None:
         # The start time is known to the clock tick after the boot time, which /proc/stat gives in whole seconds.
-        info["newer_than_apiserver"] = st.st_mtime > live["started"] + _START_TIME_SLACK
+        info["newer_than_apiserver"] = mtime > live["started"] + _START_TIME_SLACK
     return info
 
 
@@ -720,12 +507,13 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    props = _systemctl_show(module, params["service"])
-    service = _service(params["service"], props)
-    controller = parse_controller_args(_exec_start_argv(props) if service["exists"] else [])
-    config = _config(params["config_path"] or controller["config_path"])
-    user, _uid, _gids = _account(params["user"] or config["kube_apiserver_user"])
-    live = find_live_apiserver() if service["active"] else None
+    service, controller, main_pid = _controller(module, params["service"])
+    config = config_facts(params["config_path"] or controller["config_path"])
+    user, _uid, _gids = account(params["user"] or config["kube_apiserver_user"])
+    live = find_supervised_apiserver(main_pid) if service["active"] else None
+    policy = _policy(params["policy_path"], live)
+    for problem in dict.fromkeys(e for e in (config["error"], policy["error"]) if e):
+        module.warn(problem)
     planned = params["create_user"] and user["name"] == APISERVER_USER and not user["exists"]
     apiserver = _real_apiserver_account(live, planned)
     # k0s gives kube-apiserver group root and no supplementary groups (pkg/supervisor/detachattr_linux.go).
@@ -741,13 +529,13 @@ def main():
         controller=controller,
         config=config,
         apiserver=apiserver,
-        untraversable=_untraversable(params["paths"], apiserver["uid"], real_gids),
-        unwritable=_unwritable(params["write_dirs"], apiserver["uid"], real_gids),
-        foreign_files=_foreign_files(params["write_dirs"], [params["log_path"]] if params["log_path"] else []),
-        policy=_policy(params["policy_path"], live),
-        disk=_disk(params["disk_path"]),
+        untraversable=untraversable(params["paths"], apiserver["uid"], real_gids),
+        unwritable=unwritable(params["write_dirs"], apiserver["uid"], real_gids),
+        foreign_files=foreign_files(params["write_dirs"], [params["log_path"]] if params["log_path"] else []),
+        policy=policy,
+        disk=disk(params["disk_path"]),
         service=service,
-        stats={path: _stat(path) for path in params["stat_paths"]},
+        stats={path: stat_path(path) for path in params["stat_paths"]},
     )
 
 
