@@ -16,23 +16,37 @@ description:
     many hours C(maxsize * (maxbackup + 1)) MiB hold at that rate against C(maxage) days.
   - The retention flags and the log path come from the running process named C(kube-apiserver)
     (C(/proc/PID/cmdline), its C(--audit-log-*) flags); options are used for flags it does not show or when no
-    such process runs. RV(report.settings) says where each value came from.
+    such process runs. RV(report.settings) says where each value came from. A relative path is resolved where
+    kube-apiserver resolves it, in its working directory (C(/proc/PID/cwd), else k0s's data directory
+    C(/var/lib/k0s)); a relative O(log_path) in C(/var/lib/k0s).
+  - Only the log's own files are read, regular files of its rotation set in its directory; a symbolic link is
+    never followed, a FIFO or device never opened for a blocking read (both named in RV(report.skipped_files)). A
+    compressed backup is inflated at most to what lumberjack writes to one file (C(maxsize) MiB, 100 when
+    C(maxsize) is 0) and flagged when it holds more. A file renamed, compressed or removed by rotation while it is
+    read is read through its open handle or under its new name, and counted once.
   - Each event is matched against the policy in effect (the file of the live C(--audit-policy-file) when it can
     be read and parsed, else O(policy)) and counted under the deciding rule's name; the top rules, users, verbs
     and resources by bytes are reported.
   - With O(candidate_policy), reports what each logged event would become under it, the projected volume and
     what would no longer be logged, per rule.
-  - Lines that are not audit events (a truncated last line, C(--audit-log-format=legacy) lines, anything else)
-    are skipped and counted, never fatal. Memory is bounded, only counters are kept, each with at most 2000 keys
-    (the rest are summed under C((other))).
+  - Lines that are not audit events as kube-apiserver writes them (a truncated last line,
+    C(--audit-log-format=legacy) lines, JSON nested deeper than the parser allows, text that is not UTF-8, a field
+    of another type, a time that is not an RFC 3339 time in years 1 to 9999, anything else) are skipped and counted
+    by reason, never fatal. Memory is bounded, only counters are kept, each with at most 2000 keys of at most 256
+    characters (the rest are summed under C((other))); lone surrogates are shown as U+FFFD.
+  - The span and the rates are measured over the hours the events densely cover; a group of hours more than 24
+    hours from the rest holding under 1% of the events (an event with a wrong clock) is counted but named in
+    RV(report.clock_outliers) instead of stretching the span.
   - Reads only; never writes on the host.
 options:
   log_path:
-    description: The audit log (C(--audit-log-path)) when the live process does not show one.
+    description:
+      - The audit log (C(--audit-log-path)) when the live process does not show one; a relative path is taken in
+        C(/var/lib/k0s), where k0s runs kube-apiserver.
     type: path
     default: /var/log/k0s/audit.log
   maxsize:
-    description: C(--audit-log-maxsize) in MiB when the live process does not show it.
+    description: C(--audit-log-maxsize) in MiB when the live process does not show it; 0 is lumberjack's 100.
     type: int
   maxbackup:
     description: C(--audit-log-maxbackup) when the live process does not show it.
@@ -128,7 +142,17 @@ report:
       type: dict
     files:
       description: Each file read, oldest first, with C(path), C(compressed), C(rotated_at), C(disk_bytes),
-        C(events), C(skipped) and C(damaged) (a gzip stream that ended early).
+        C(events), C(skipped), C(damaged) (a gzip stream that ended early), C(over_limit) (a compressed backup
+        holding more than lumberjack writes to one file, read to that size) and C(note), a sentence (also for a
+        file gone or renamed by rotation before it was read, or already counted under another name).
+      type: list
+      elements: dict
+    file_problems:
+      description: Sentences naming the files not read in full, and why.
+      type: list
+      elements: str
+    skipped_files:
+      description: Files of the rotation set not read, C({path, reason}) (a symbolic link, not a regular file).
       type: list
       elements: dict
     events:
@@ -138,10 +162,18 @@ report:
       description: Their bytes, newline included, uncompressed.
       type: int
     skipped:
-      description: Lines skipped, by kind (C(truncated), C(legacy), C(garbage), C(oversized)) and C(total).
+      description: >-
+        Lines skipped, by kind (C(truncated), C(legacy), C(garbage) (not JSON, not UTF-8, not an event),
+        C(oversized), C(nesting), C(malformed) (a field of another type or value), C(timestamp)) and C(total).
       type: dict
+    skipped_examples:
+      description: The first 20 skipped lines, each as C(FILE line N) and the reason (never the line's content).
+      type: list
+      elements: str
     first_event:
-      description: The earliest C(stageTimestamp) (else C(requestReceivedTimestamp)), RFC 3339 UTC.
+      description: >-
+        The earliest C(stageTimestamp) (else C(requestReceivedTimestamp)), RFC 3339 UTC, of the dense span (without
+        RV(report.clock_outliers) and hours older than RV(report.hours)).
       type: str
     last_event:
       description: The latest one.
@@ -150,14 +182,37 @@ report:
       description: Seconds between them, the history the files hold now.
       type: float
     events_per_hour:
-      description: Events per hour over the span; V(null) for a span under one second.
+      description: Events of the dense span per hour; V(null) for a span under one second.
       type: float
     mib_per_hour:
-      description: MiB per hour over the span; V(null) for a span under one second.
+      description: MiB of the dense span per hour; V(null) for a span under one second.
       type: float
+    bytes_per_hour:
+      description: Bytes of the dense span per hour, unrounded (the rate RV(report.retention) uses); or V(null).
+      type: float
+    clock_outliers:
+      description: >-
+        Hours left out of the span and the rates, C({hour, events, bytes}) (at most 100): groups of hours more than
+        24 hours from the rest holding under 1% of the events, or one event while the largest group holds ten.
+      type: list
+      elements: dict
+    older_hours:
+      description: C({events, bytes}) of the hours older than the newest 2000 that RV(report.hours) keeps.
+      type: dict
     level_mismatches:
       description: Events whose logged level is not the one the policy in effect gives (a policy changed since).
       type: int
+    blank_lines:
+      description: Empty lines (not counted as skipped).
+      type: int
+    levels:
+      description: Events and bytes by logged level, C({level, events, bytes}).
+      type: list
+      elements: dict
+    stages:
+      description: Events and bytes by stage, C({stage, events, bytes}).
+      type: list
+      elements: dict
     top_rules:
       description: Rules of the policy in effect by bytes, C({rule, events, bytes}).
       type: list
@@ -175,14 +230,19 @@ report:
       type: list
       elements: dict
     hours:
-      description: Events and bytes per hour of C(stageTimestamp), C({hour, events, bytes}), oldest first.
+      description: >-
+        Events and bytes per hour of C(stageTimestamp), C({hour, events, bytes}), oldest first, the newest 2000
+        hours.
       type: list
       elements: dict
     retention:
       description: >-
-        C(hours_held) (C(maxsize * (maxbackup + 1)) MiB at the observed rate), C(hours_held_after_rotation),
+        C(hours_held) (C(maxsize * (maxbackup + 1)) MiB at the observed rate, C(maxsize) 0 being lumberjack's
+        100 MiB, C(effective_maxsize)), C(hours_held_after_rotation),
         C(maxage_hours), C(decided_by) (V(size), V(maxage) or V(nothing)), C(warning) (empty unless the size limit
-        decides), C(keeps_maxage_with) (C(maxbackup_at_this_maxsize), C(maxsize_at_this_maxbackup)) and the flags.
+        decides), C(keeps_maxage_with) (C(maxbackup_at_this_maxsize), C(maxsize_at_this_maxbackup)), C(note) and
+        the flags (read as Go ints: larger values are taken as the largest). Figures a value makes infinite are
+        V(null).
       type: dict
     projection:
       description: >-
@@ -207,16 +267,19 @@ lines:
 """
 
 
+import os
+import stat
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import (
     LogReport,
     ReportError,
-    find_log_files,
     named_policy,
     render_table,
     retention,
 )
+from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_retention import GO_INT_MAX
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
 
 _FLAGS = (
@@ -225,19 +288,46 @@ _FLAGS = (
     ("maxbackup", "audit-log-maxbackup"),
     ("maxage", "audit-log-maxage"),
 )
+# k0s starts kube-apiserver in its data directory (pkg/supervisor/supervisor.go, cmd.Dir = DataDir): relative
+# paths on its command line are resolved there when /proc does not show the process's working directory.
+K0S_DATA_DIR = "/var/lib/k0s"
+# A policy file larger than this is not read (the baseline policy is a few KiB).
+_POLICY_LIMIT = 16 * 1024 * 1024
+
+
+def _process_cwd(pid, proc="/proc"):
+    """The working directory of process ``pid`` (where it resolves relative paths), else k0s's data directory."""
+    try:
+        return os.readlink(os.path.join(proc, str(pid), "cwd"))
+    except OSError:
+        return K0S_DATA_DIR
 
 
 def _read_policy(path):
-    """The live policy file parsed, or (None, why)."""
+    """The live policy file parsed, or (None, why). Only a regular file is read (a FIFO would block), at most
+    16 MiB, without following a symbolic link's loop forever."""
     try:
         import yaml
     except ImportError:
         return None, "PyYAML is not installed on the host, so %s was not read" % path
     try:
-        with open(path, encoding="utf-8") as handle:
-            policy = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError) as exc:
-        return None, "%s could not be read: %s" % (path, exc)
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return None, "%s could not be read: %s" % (path, exc.strerror or exc)
+    with os.fdopen(handle, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, "%s is not a regular file, so it was not read" % path
+        data = stream.read(_POLICY_LIMIT + 1)
+    if len(data) > _POLICY_LIMIT:
+        return None, "%s is larger than 16 MiB, so it was not read" % path
+    try:
+        policy = yaml.safe_load(data)
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:  # deep nesting too: one sentence
+        return None, "%s could not be parsed: %s" % (
+            path,
+            str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__,
+        )
     if not isinstance(policy, dict) or not isinstance(policy.get("rules"), list):
         return None, "%s is not an audit policy" % path
     return policy, ""
@@ -252,10 +342,11 @@ def _settings(module, params, warnings):
             value = flags[flag]
             if key != "log_path":
                 try:
-                    value = int(value)
+                    value = max(0, min(int(value), GO_INT_MAX))
                 except ValueError:
                     module.fail_json(
-                        msg="kube-apiserver (pid %d) has %s=%s, which is not a number." % (live["pid"], flag, value)
+                        msg="kube-apiserver (pid %d) has --%s=%s, which is not a whole number; fix the flag in the"
+                        " k0s config (spec.api.extraArgs)." % (live["pid"], flag, value)
                     )
             settings[key], settings["sources"][key] = value, "process"
         elif params[key] is None:
@@ -271,6 +362,11 @@ def _settings(module, params, warnings):
     else:
         settings["compress"], settings["sources"]["compress"] = params["compress"], "option"
     settings["policy_file"] = flags.get("audit-policy-file")
+    # kube-apiserver resolves relative paths in its working directory, as the kernel does.
+    cwd = _process_cwd(live["pid"]) if live else K0S_DATA_DIR
+    for key in ("log_path", "policy_file"):
+        if settings[key] and settings[key] != "-" and not os.path.isabs(settings[key]):
+            settings[key] = os.path.normpath(os.path.join(cwd, settings[key]))
     if params["use_live_flags"] and live is None:
         warnings.append("no running kube-apiserver process was found: the log path and retention are the options'")
     return settings
@@ -324,32 +420,41 @@ def main():
         log_path = settings["log_path"]
         if log_path == "-":
             warnings.append("the audit log goes to kube-apiserver's standard output (--audit-log-path=-): no files")
-            files = []
         else:
-            files = find_log_files(log_path)
-            if not files:
+            report.read_log(log_path, settings["maxsize"])
+            if not report.files:
                 warnings.append("%s does not exist yet and has no backups" % log_path)
-        report.read_files(files)
     except ReportError as exc:
-        module.fail_json(msg=str(exc))
+        message = str(exc)
+        if source == "file" and message.startswith("policy: "):  # name the file the policy came from
+            message = "%s (kube-apiserver's --audit-policy-file): %s" % (settings["policy_file"], message[8:])
+        module.fail_json(msg=message)
     result = report.result(params["top"])
     result["retention"] = retention(
-        (result["bytes"] / (result["span_seconds"] / 3600.0)) if result["mib_per_hour"] is not None else None,
-        settings["maxsize"],
-        settings["maxbackup"],
-        settings["maxage"],
-        settings["compress"],
+        result["bytes_per_hour"], settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"]
     )
     for problem in result["file_problems"]:
-        warnings.append("a backup ended early (it is read up to there): " + problem)
+        warnings.append("not read in full: " + problem)
+    for row in result["skipped_files"]:
+        warnings.append("not read: %s: %s" % (row["path"], row["reason"]))
+    if result["clock_outliers"]:
+        warnings.append(
+            "%d events are dated far from the rest (a wrong clock?), in %s: counted, but left out of the span and"
+            " the rate"
+            % (
+                sum(row["events"] for row in result["clock_outliers"]),
+                ", ".join(row["hour"] for row in result["clock_outliers"][:5]),
+            )
+        )
     if result["skipped"]["total"]:
         warnings.append(
-            "%d lines were not audit events and were skipped (%s)"
+            "%d lines were not audit events and were skipped (%s); the first: %s"
             % (
                 result["skipped"]["total"],
                 ", ".join(
                     "%s %d" % (key, value) for key, value in result["skipped"].items() if key != "total" and value
                 ),
+                result["skipped_examples"][0] if result["skipped_examples"] else "-",
             )
         )
     result["settings"] = settings

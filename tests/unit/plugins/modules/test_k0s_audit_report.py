@@ -172,3 +172,117 @@ def test_a_missing_log_is_a_warning_not_a_failure(run, tmp_path):
         log_path=str(tmp_path / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY, use_live_flags=False
     )
     assert out["report"]["events"] == 0 and "does not exist yet" in out["report"]["warnings"][0]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Hostile input
+
+
+def _live(directory, **flags) -> dict:
+    args = {"audit-log-maxsize": "1", "audit-log-maxbackup": "3", "audit-log-maxage": "7"}
+    args.update(flags)
+    return {"pid": 77, "audit_args": args}
+
+
+def test_relative_live_paths_resolve_in_the_apiserver_working_directory(run, logs, monkeypatch):
+    directory, _size = logs
+    (directory / "policy.yaml").write_text(yaml.safe_dump(POLICY))
+    monkeypatch.setattr(k0s_audit_report, "_process_cwd", lambda pid: str(directory))
+    live = _live(directory, **{"audit-log-path": "audit.log", "audit-policy-file": "./policy.yaml"})
+    out = run(live=live, policy=POLICY)
+    settings = out["report"]["settings"]
+    assert settings["log_path"] == str(directory / "audit.log") and out["report"]["events"] == 20
+    assert (settings["policy_file"], settings["policy_source"]) == (str(directory / "policy.yaml"), "file")
+
+
+def test_the_working_directory_comes_from_proc_else_k0s_data_dir(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "77").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (proc / "77" / "cwd").symlink_to(tmp_path / "work")
+    assert k0s_audit_report._process_cwd(77, str(proc)) == str(tmp_path / "work")
+    assert k0s_audit_report._process_cwd(78, str(proc)) == "/var/lib/k0s"
+
+
+@pytest.mark.parametrize(
+    ("flags", "capacity"),
+    [
+        ({"audit-log-maxsize": "0"}, 100 * 1024 * 1024 * 4),  # lumberjack's default size, not "never rotated"
+        ({"audit-log-maxsize": "9" * 40, "audit-log-maxage": "9" * 40}, None),
+    ],
+)
+def test_live_sizes_as_lumberjack_reads_them_and_absurd_values(run, logs, flags, capacity):
+    directory, _size = logs
+    out = run(live=_live(directory, **{"audit-log-path": str(directory / "audit.log"), **flags}), policy=POLICY)
+    assert "failed" not in out, out.get("msg")
+    keep = out["report"]["retention"]
+    if capacity is not None:
+        assert keep["capacity_bytes"] == capacity
+    else:
+        assert keep["maxsize"] == 2**63 - 1 and keep["decided_by"] in ("size", "maxage")
+
+
+def test_an_unreadable_log_directory_is_one_sentence(run, logs, monkeypatch):
+    directory, _size = logs
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(k0s_audit_report.os, "listdir", refuse)
+    out = run(
+        log_path=str(directory / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY, use_live_flags=False
+    )
+    assert out["failed"] is True
+    assert out["msg"].startswith(f"log_path: the directory {directory} cannot be listed (Permission denied)")
+    assert "Traceback" not in out["msg"] and out["msg"].count(". ") <= 1
+
+
+def test_a_fifo_as_the_live_policy_file_is_a_warning_not_a_hang(run, logs, tmp_path):
+    import signal
+
+    directory, _size = logs
+    os_fifo = tmp_path / "policy.fifo"
+    import os
+
+    os.mkfifo(os_fifo)
+    live = _live(directory, **{"audit-log-path": str(directory / "audit.log"), "audit-policy-file": str(os_fifo)})
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading the FIFO blocked"))
+    signal.alarm(10)
+    try:
+        out = run(live=live, policy=POLICY)
+    finally:
+        signal.alarm(0)
+    assert out["report"]["settings"]["policy_source"] == "option"
+    assert any("policy.fifo is not a regular file" in warning for warning in out["report"]["warnings"])
+
+
+def test_hostile_lines_leave_a_report_and_its_page(run, tmp_path):
+    from ansible_collections.k0rdent.audit.plugins.filter.audit_report_html import audit_report_html
+
+    hostile = [
+        _line(0),
+        b"[" * 100_000 + b"\n",
+        json.dumps({"kind": "Event", "auditID": "x", "stage": "ResponseComplete", "level": ["x"]}).encode() + b"\n",
+        _line(1).replace(b'"jane"', b'"j\\ud800ne"'),
+        b"\xff\xfe\n",
+        _line(2).replace(b"2026-11-30T10:00:02.500000Z", b"9999-12-31T23:59:59.999999-01:00"),
+    ]
+    (tmp_path / "audit.log").write_bytes(b"".join(hostile))
+    out = run(
+        log_path=str(tmp_path / "audit.log"), maxsize=1, maxbackup=3, maxage=7, policy=POLICY, use_live_flags=False
+    )
+    report = out["report"]
+    assert report["events"] == 2 and report["skipped"]["total"] == 4
+    assert any("nesting" in warning for warning in report["warnings"])
+    page = audit_report_html({"node": report})
+    assert "j\ufffdne" in page and page.encode("utf-8")
+
+
+def test_a_live_policy_file_the_matcher_refuses_is_named(run, logs, tmp_path):
+    directory, _size = logs
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": 3}]}))
+    live = _live(directory, **{"audit-log-path": str(directory / "audit.log"), "audit-policy-file": str(policy_file)})
+    out = run(live=live, policy=POLICY)
+    assert out["failed"] is True
+    assert out["msg"].startswith(f"{policy_file} (kube-apiserver's --audit-policy-file): The audit policy is not valid")
