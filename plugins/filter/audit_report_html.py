@@ -15,6 +15,10 @@ description:
     hour, the top rules, users, verbs and resources by bytes, and the candidate policy's projection.
   - Every figure is also written as text, in an element with C(data-host) and C(data-figure) attributes, so the
     page can be checked by reading its DOM.
+  - Events left out of the rate for a wrong clock (C(clock_outliers)) and files not read (C(skipped_files)) are
+    named. A report the page cannot be drawn from (a list where a mapping belongs, text or an infinite number
+    where a count belongs) is refused in one sentence naming the field; lone surrogates in names are shown as
+    U+FFFD, so the page is always valid UTF-8.
 positional: _input
 options:
   _input:
@@ -46,10 +50,13 @@ _value:
 """
 
 import html
+import re
 import typing as t
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_report_shape import report_problem
 
 MIB = 1024 * 1024
 _STYLE = """
@@ -66,8 +73,15 @@ svg text{font-size:11px;fill:#1d2733}
 """
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _e(value: t.Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """``value`` as HTML text; lone surrogates (valid in JSON, not in UTF-8) become U+FFFD."""
+    text = "" if value is None else str(value)
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return html.escape(text, quote=True)
 
 
 def _num(value: t.Any, digits: int = 2) -> str:
@@ -116,7 +130,11 @@ def _retention(host: str, keep: Mapping) -> str:
     rows = []
     for index, (name, value, fill) in enumerate(
         (
-            (f"held: {keep.get('maxsize')} MiB x ({keep.get('maxbackup')} + 1)", held, color),
+            (
+                f"held: {keep.get('effective_maxsize', keep.get('maxsize'))} MiB x ({keep.get('maxbackup')} + 1)",
+                held,
+                color,
+            ),
             (f"maxage: {keep.get('maxage')} days", age, "#9aa5b1"),
         )
     ):
@@ -229,7 +247,22 @@ def _host(host: str, report: Mapping) -> str:
     ]
     if keep.get("warning"):
         out.append(f'<div class="warn" data-host="{_e(host)}" data-figure="warning">{_e(keep["warning"])}</div>')
-    for warning in report.get("warnings") or []:
+    outliers = report.get("clock_outliers") or []
+    if outliers:
+        out.append(
+            f'<div class="warn" data-host="{_e(host)}" data-figure="clock_outliers">'
+            f"{sum(int(row['events']) for row in outliers)} events dated far from the rest (a wrong clock?) are"
+            " left out of the span and the rates: "
+            + _e(", ".join(f"{row['hour']} ({int(row['events'])})" for row in outliers[:10]))
+            + (" ..." if len(outliers) > 10 else "")
+            + "</div>"
+        )
+    warnings = [str(warning) for warning in report.get("warnings") or []]
+    for row in report.get("skipped_files") or []:
+        note = f"not read: {row['path']}: {row['reason']}"
+        if note not in warnings:
+            warnings.append(note)
+    for warning in warnings:
         out.append(f'<p class="note">{_e(warning)}</p>')
     out += [
         f"<h3>Retention (decided by {_e(keep.get('decided_by'))})</h3>",
@@ -256,12 +289,19 @@ def audit_report_html(_input: t.Any, title: str = "k0s audit log report") -> str
     if not isinstance(_input, Mapping):
         raise AnsibleFilterError("audit_report_html: give a mapping of host name to its k0s_audit_report report.")
     hosts = []
-    for host in sorted(_input):
+    names = sorted(_input, key=str)
+    for host in names:
         report = _input[host]
         if not isinstance(report, Mapping) or "events" not in report:
-            raise AnsibleFilterError(f"audit_report_html: the value for {host} is not a k0s_audit_report report.")
+            raise AnsibleFilterError(f"audit_report_html: the value for {_e(host)} is not a k0s_audit_report report.")
+        problem = report_problem(report)
+        if problem:
+            raise AnsibleFilterError(
+                f"audit_report_html: the report of {_e(host)} is malformed at {problem[0]}: {problem[1]};"
+                " give the report k0rdent.audit.k0s_audit_report returned."
+            )
         hosts.append(_host(str(host), report))
-    index = "".join(f'<li><a href="#host-{_e(host)}">{_e(host)}</a></li>' for host in sorted(_input))
+    index = "".join(f'<li><a href="#host-{_e(host)}">{_e(host)}</a></li>' for host in names)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
