@@ -30,7 +30,9 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_common
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_policy_match import compile_policy
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_events import (
     LEVELS,
+    MAX_TEXT,
     MIB,
+    STAGES,
     Counter,
     HourSeries,
     ReportError,
@@ -38,8 +40,11 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_events
     check_event,
     count,
     dense_span,
+    describe,
     event_time,
     label,
+    micro_time,
+    policy_cut,
 )
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_files import MAX_LINE, find_log_files
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_retention import render_table, retention
@@ -69,7 +74,6 @@ _SHAPE_LIMIT = 4096
 _EXAMPLES = 20
 # Clock outliers named, at most.
 _OUTLIERS = 100
-_REF_FIELDS = ("apiGroup", "resource", "subresource", "namespace", "name")
 _SKIP_KINDS = ("truncated", "legacy", "garbage", "oversized", "nesting", "malformed", "timestamp")
 
 
@@ -77,19 +81,32 @@ def _str(value: t.Any) -> str:
     return "" if value is None else str(value)
 
 
-def _shape(fields: Mapping) -> tuple:
-    """What a policy rule can test of an event, as a key: the fields CompiledPolicy.evaluate reads and _resource
-    names, all text or None after check_event (None and "" alike)."""
-    user = fields.get("user")
-    who: tuple = (None,) if user is None else (user.get("username") or "", *(user.get("groups") or ()))
-    verb = fields.get("verb") or ""
-    ref = fields.get("objectRef")
-    if ref is not None:
-        return (True, verb, who, *(ref.get(key) or "" for key in _REF_FIELDS))
-    return (False, verb, who, (fields.get("requestURI") or "").split("?", 1)[0])
+def _shape(event: dict) -> tuple | None:
+    """What a policy rule can test of an event, as a key, read from the event as it is (None when a part is of an
+    unusual type): the fields CompiledPolicy.evaluate reads and _resource names. A key found among those of events
+    that check_event passed holds only text and None, so its event is of the types check_event wants."""
+    get = event.get
+    user = get("user")
+    if user is None:
+        who: tuple | None = None
+    elif user.__class__ is dict:
+        groups = user.get("groups")
+        who = (user.get("username"), tuple(groups) if groups.__class__ is list else groups)
+    else:
+        return None
+    uri = get("requestURI")
+    if uri is not None and uri.__class__ is not str:
+        return None
+    ref = get("objectRef")
+    if ref is None:
+        return (get("verb"), who, uri.split("?", 1)[0] if uri else uri)
+    if ref.__class__ is not dict:
+        return None
+    get = ref.get
+    return (event.get("verb"), who, get("apiGroup"), get("resource"), get("subresource"), get("namespace"), get("name"))
 
 
-def _resource(fields: Mapping) -> str:
+def _resource(fields: Mapping, event: Mapping) -> str:
     ref = fields.get("objectRef")
     if ref is not None:
         group = _str(ref.get("apiGroup"))
@@ -97,7 +114,7 @@ def _resource(fields: Mapping) -> str:
         if ref.get("subresource"):
             name += "/" + _str(ref["subresource"])
         return label(f"{group}/{name}" if group else name)
-    return label("url " + _str(fields.get("requestURI")).split("?", 1)[0])
+    return label("url " + _str(event.get("requestURI")).split("?", 1)[0][:MAX_TEXT])
 
 
 def _body_bytes(event: Mapping, key: str) -> int:
@@ -212,6 +229,9 @@ class LogReport:
     ) -> None:
         self.policy = _Policy("policy", policy, rule_names)
         self.candidate = _Policy("candidate_policy", candidate, candidate_rule_names) if candidate else None
+        # Text longer than any in the policies is cut to this before the policy engine sees it (same decision).
+        # At least one more than a counter key keeps, so that names are shown as they are.
+        self._cut = max(policy_cut(policy, candidate), MAX_TEXT + 1)
         self.events = 0
         self.bytes = 0
         self.skipped = dict.fromkeys(_SKIP_KINDS, 0)
@@ -308,6 +328,7 @@ class LogReport:
             info = os.fstat(handle.fileno())
             self._read_ids[entry["path"]] = (info.st_dev, info.st_ino)
             lines = _files.read_lines(handle, entry["compressed"], self.limit, state)
+            path = entry["path"]
             for number, (line, kind) in enumerate(lines, start=1):
                 if number == 1 and kind == "complete":
                     digest = hashlib.sha256(line).digest()
@@ -315,7 +336,7 @@ class LogReport:
                         entry["note"] = "renamed by rotation while the report read it: counted once, before"
                         return
                     self._digests.add(digest)
-                self.add_line(line, kind, (entry["path"], number))
+                self.add_line(line, kind, (path, number))
         entry.update(
             events=self.events - before[0],
             skipped=sum(self.skipped.values()) - before[1],
@@ -362,11 +383,17 @@ class LogReport:
         ):
             self._skip("truncated" if not complete else "garbage", "not an audit event", where)
             return
+        logged = event.get("level") or "Metadata"
         try:
-            fields, cacheable = check_event(event)
-            moment = event_time(event)
-            decided = self._decisions(fields, cacheable)
-            logged = event.get("level") or "Metadata"
+            if logged.__class__ is not str or logged not in _RANK:
+                why = describe(logged) if logged.__class__ is not str else "not a level"
+                raise Skip("malformed", f"level is {why}")
+            if event["stage"] not in STAGES:
+                raise Skip("malformed", "stage is not a stage")
+            moment = event.get("stageTimestamp")
+            if not (moment.__class__ is str and len(moment) == 27 and micro_time(moment)):
+                moment = event_time(event)
+            decided = self._decisions(event)
             projected = self._projected(event, len(line), logged, decided) if self.candidate else None
         except Skip as exc:
             self._skip(exc.kind, exc.why, where)
@@ -374,48 +401,67 @@ class LogReport:
         except RecursionError:
             self._skip("nesting", "nesting deeper than the JSON encoder allows", where)
             return
-        self._event(fields, event["stage"], logged, moment, len(line), decided, projected)
+        self._event(event["stage"], logged, moment, len(line), decided, projected)
 
-    def _decisions(self, fields: dict, cacheable: bool) -> list:
-        """``[level, rule, resource, candidate level, candidate rule, candidate omitStages]`` of an event, from
-        the cache when an event of the same request shape was seen (everything a rule can test). Events with long
-        fields are decided afresh each time."""
-        key = _shape(fields) if cacheable else None
+    def _decisions(self, event: dict) -> list:
+        """``[level, rule, resource, candidate level, candidate rule, candidate omitStages, verb, user]`` of an
+        event, from the cache when an event of the same request shape was seen (everything a rule can test); else
+        its fields are checked (:func:`check_event` raises :class:`Skip`) and decided. Events with long fields are
+        decided afresh each time, so that neither cache grows with long distinct values."""
+        key = _shape(event)
         if key is not None:
-            found = self._shapes.get(key)
+            try:
+                found = self._shapes.get(key)
+            except TypeError:  # a list or mapping inside: check_event names it
+                found = key = None
             if found is not None:
                 return found
+        fields, cacheable = check_event(event, self._cut)
         level, rule, _omit = self.policy.decide(fields)
-        found = [level, rule, _resource(fields), None, None, None]
+        user = fields.get("user")
+        found = [
+            level,
+            rule,
+            _resource(fields, event),
+            None,
+            None,
+            None,
+            label(_str(fields.get("verb"))) or "(none)",
+            (label(_str(user.get("username"))) if user is not None else "") or "(anonymous)",
+        ]
         if self.candidate is not None:
-            found[3:] = self.candidate.decide(fields)
-        if key is not None:
+            found[3:6] = self.candidate.decide(fields)
+        if key is not None and cacheable:
             if len(self._shapes) >= _SHAPE_LIMIT:
                 self._shapes.clear()
             self._shapes[key] = found
         return found
 
-    def _event(
-        self, fields: dict, stage: str, logged: str, moment: str, size: int, decided: list, projected: t.Any
-    ) -> None:
+    def _event(self, stage: str, logged: str, moment: str, size: int, decided: list, projected: t.Any) -> None:
         self.events += 1
         self.bytes += size
-        self.by_hour.add(moment, size)
-        verb = label(_str(fields.get("verb")))
-        user = fields.get("user")
-        username = label(_str(user.get("username"))) if user is not None else ""
-        rule, resource = decided[1], decided[2]
+        row = self.by_hour.rows.get(moment[:13])
+        if row is None:
+            self.by_hour.add(moment, size)
+        else:  # HourSeries.add for an hour already there, without a call
+            row[0] += 1
+            row[1] += size
+            if moment < row[2]:
+                row[2] = moment
+            elif moment > row[3]:
+                row[3] = moment
+        rule, resource, verb = decided[1], decided[2], decided[6]
         if decided[0] != logged:
             self.level_mismatches += 1
         count(self.by_rule, rule, size)
-        count(self.by_user, username or "(anonymous)", size)
-        count(self.by_verb, verb or "(none)", size)
+        count(self.by_user, decided[7], size)
+        count(self.by_verb, verb, size)
         count(self.by_resource, resource, size)
         count(self.by_level, logged, size)
         count(self.by_stage, stage, size)
         count(self.seen_sizes, (resource, verb, stage, logged), size)
         if projected is not None:
-            self._project(size, logged, rule, resource, verb, stage, decided[3:], projected)
+            self._project(size, logged, rule, resource, verb, stage, decided[3:6], projected)
 
     def _projected(self, event: dict, size: int, logged: str, decided: list) -> int:
         """The event's size at the candidate's level when that level logs less or as much (bodies it would lose

@@ -23,6 +23,7 @@ import re
 import typing as t
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
 
 __all__ = [
     "LEVELS",
@@ -39,8 +40,11 @@ __all__ = [
     "check_event",
     "count",
     "dense_span",
+    "describe",
     "event_time",
     "label",
+    "micro_time",
+    "policy_cut",
 ]
 
 MIB = 1024 * 1024
@@ -50,7 +54,7 @@ MAX_KEYS = 2000
 MAX_HOURS = 2000
 # A counter key (a user name, a resource) is cut to this many characters.
 MAX_TEXT = 256
-# Text fields longer than this are given to the policy engine as values it does not remember (see _Opaque).
+# An event with a text field longer than this (or groups longer in all) is decided afresh each time, not cached.
 LONG_FIELD = 1024
 OTHER = "(other)"
 LEVELS = ("None", "Metadata", "Request", "RequestResponse")
@@ -82,20 +86,6 @@ class Skip(Exception):
         self.kind, self.why = kind, why
 
 
-class _Opaque:
-    """Long text given to the policy engine as a value that is not ``str``: it is decided from ``str(value)`` and
-    never remembered (CompiledPolicy.evaluate remembers only requests whose fields are text), so its cache does not
-    grow with long distinct values."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __str__(self) -> str:
-        return self.text
-
-
 def label(value: str, limit: int = MAX_TEXT) -> str:
     """``value`` safe to keep and print: lone surrogates replaced (U+FFFD), cut to ``limit`` characters."""
     if not value.isascii():
@@ -103,7 +93,7 @@ def label(value: str, limit: int = MAX_TEXT) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "\u2026"
 
 
-def _describe(value: t.Any) -> str:
+def describe(value: t.Any) -> str:
     if isinstance(value, bool):
         return "true or false"
     if isinstance(value, (int, float)):
@@ -115,54 +105,81 @@ def _describe(value: t.Any) -> str:
     return "text"
 
 
-def _text(event: Mapping, key: str, where: str, fields: dict, long: list) -> None:
+def policy_cut(*policies: t.Any) -> int:
+    """One more than the longest text in ``policies``: a policy compares text only with its own (equal, or
+    starting with a ``nonResourceURLs`` prefix), so text cut to this length is decided as it is whole."""
+    longest, todo = 0, list(policies)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, str):
+            longest = max(longest, len(value))
+        elif isinstance(value, Mapping):
+            todo.extend(value.keys())
+            todo.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo.extend(value)
+    return longest + 1
+
+
+def _cut_path(uri: str, cut: int) -> str:
+    """A request URI whose path (without the query, percent-decoded, as the policy engine reads it) is cut to
+    ``cut`` characters, written so that the engine reads that path back."""
+    path = uri.split("?", 1)[0]
+    if "%" in path:
+        path = unquote(path)
+    return path[:cut].replace("%", "%25").replace("?", "%3F")
+
+
+def _text(event: Mapping, key: str, where: str, fields: dict, long: list, cut: int) -> None:
     value = event.get(key)
     if value is None:
         return
     if not isinstance(value, str):
-        raise Skip("malformed", f"{where}{key} is {_describe(value)}, not text")
+        raise Skip("malformed", f"{where}{key} is {describe(value)}, not text")
     if len(value) > LONG_FIELD:
         long.append(True)
-        fields[key] = _Opaque(value)
-    else:
-        fields[key] = value
+    fields[key] = value[:cut] if len(value) > cut else value
 
 
-def check_event(event: dict) -> tuple[dict, bool]:
+def check_event(event: dict, cut: int = 2**62) -> tuple[dict, bool]:
     """``(fields, cacheable)``: the event's fields the policy engine reads (verb, user, objectRef, requestURI),
-    checked to be of the types kube-apiserver writes; ``cacheable`` is false when one is long text. Raises
-    :class:`Skip` naming the first field of another type."""
+    checked to be of the types kube-apiserver writes, each cut to ``cut`` characters (see :func:`policy_cut`: the
+    decision stays the same, the engine's caches stay small); ``cacheable`` is false when one is longer than
+    ``LONG_FIELD``. Raises :class:`Skip` naming the first field of another type."""
     fields: dict[str, t.Any] = {}
     long: list = []
     level = event.get("level")
     if level is not None and (not isinstance(level, str) or level not in LEVELS):
-        raise Skip("malformed", f"level is {_describe(level) if not isinstance(level, str) else 'not a level'}")
+        raise Skip("malformed", f"level is {describe(level) if not isinstance(level, str) else 'not a level'}")
     if event["stage"] not in STAGES:
         raise Skip("malformed", "stage is not a stage")
-    _text(event, "verb", "", fields, long)
-    _text(event, "requestURI", "", fields, long)
+    _text(event, "verb", "", fields, long, cut)
+    uri = event.get("requestURI")
+    _text(event, "requestURI", "", fields, long, 2**62)
+    if uri is not None and len(uri) > cut:
+        fields["requestURI"] = _cut_path(uri, cut)
     user = event.get("user")
     if user is not None:
         if not isinstance(user, dict):
-            raise Skip("malformed", f"user is {_describe(user)}, not a mapping")
+            raise Skip("malformed", f"user is {describe(user)}, not a mapping")
         clean_user: dict[str, t.Any] = {}
-        _text(user, "username", "user.", clean_user, long)
+        _text(user, "username", "user.", clean_user, long, cut)
         groups = user.get("groups")
         if groups is not None:
             if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
                 raise Skip("malformed", "user.groups is not a list of text")
             if sum(map(len, groups)) > LONG_FIELD:
                 long.append(True)
-                groups = [_Opaque(group) for group in groups]
+                groups = [group[:cut] for group in groups]
             clean_user["groups"] = groups
         fields["user"] = clean_user
     ref = event.get("objectRef")
     if ref is not None:
         if not isinstance(ref, dict):
-            raise Skip("malformed", f"objectRef is {_describe(ref)}, not a mapping")
+            raise Skip("malformed", f"objectRef is {describe(ref)}, not a mapping")
         clean_ref: dict[str, t.Any] = {}
         for key in _REF_FIELDS:
-            _text(ref, key, "objectRef.", clean_ref, long)
+            _text(ref, key, "objectRef.", clean_ref, long, cut)
         fields["objectRef"] = clean_ref
     return fields, not long
 
@@ -197,8 +214,10 @@ def _parse(value: str) -> str | None:
 _valid_hours: dict[str, bool] = {}
 
 
-def _micro_time(value: str) -> bool:
-    """Whether text of the standard form is a real time (the date and hour checked once per hour)."""
+def micro_time(value: str) -> bool:
+    """Whether 27 characters are a time in the standard form (the date and hour checked once per hour)."""
+    if not _MICRO_TIME.match(value):
+        return False
     hour = value[:13]
     valid = _valid_hours.get(hour)
     if valid is None:
@@ -216,7 +235,7 @@ def event_time(event: Mapping) -> str:
         if value is None:
             continue
         if isinstance(value, str):
-            if len(value) == 27 and _MICRO_TIME.match(value) and _micro_time(value):
+            if len(value) == 27 and micro_time(value):
                 return value
             parsed = _parse(value) if len(value) < 64 else None
             if parsed is not None:

@@ -352,3 +352,34 @@ def test_timestamps_are_compared_in_utc_across_forms(tmp_path):
     first["stageTimestamp"] = (START - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") + "-01:00"
     write(tmp_path / "audit.log", [first, event(seconds=30)])
     assert read_log(tmp_path / "audit.log")["span_seconds"] == 30
+
+
+def test_long_distinct_values_are_decided_as_whole_and_leave_no_large_cache(tmp_path):
+    policy = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "rules": [
+            {"level": "None", "nonResourceURLs": ["/healthz*"]},
+            {"level": "Request", "users": ["x" * 300]},
+            {"level": "Metadata"},
+        ],
+    }
+    path = tmp_path / "audit.log"
+    with open(path, "wb") as handle:
+        for index in range(400):
+            tail = f"{index}-" + "a" * 30_000
+            handle.write(good(index, resource=None, uri="/healthz/%25" + tail + "?q=1"))  # prefix: rules[0]
+            handle.write(good(index, resource=None, uri="/apis/" + tail))  # rules[2]
+        handle.write(good(500, user="x" * 300))  # exactly the rule's user: rules[1]
+        handle.write(good(501, user="x" * 301))  # longer: rules[2]
+    tracemalloc.start()
+    try:
+        report = LogReport(policy)
+        report.read_log(str(path), 100)
+        result = report.result()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rules = {row["rule"]: row["events"] for row in result["top_rules"]}
+    assert rules == {"rules[0]": 400, "rules[1]": 1, "rules[2]": 401}
+    assert peak < 6 * MIB, f"peak {peak} bytes"
