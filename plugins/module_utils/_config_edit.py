@@ -14,7 +14,8 @@ few returned facts; everything that touches the file is here, once:
 3. the new content is validated on a temporary copy, the backup (if asked) is made privately, the content is
    written to a private temporary file in the same directory, fsynced and renamed over the file (the target of a
    symbolic link; the link stays); a created skeleton that ends up empty is deleted;
-4. the diff and every returned value are masked (:func:`._k0s_config.mask_secrets` and friends).
+4. the diff, every returned value, warning and error are masked (:func:`._secret_mask.mask_secrets` and friends)
+   by the rule of the profile (``Profile.mask``).
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import (
     K0sConfigError,
     PatchResult,
     Profile,
+    normalize_extra_args,
+    normalize_flag_names,
+    patch_extra_args,
+)
+from ansible_collections.k0rdent.audit.plugins.module_utils._secret_mask import (
+    WORD_RULE,
+    MaskRule,
     mask_args,
     mask_data,
     mask_message,
     mask_secrets,
-    normalize_extra_args,
-    normalize_flag_names,
-    patch_extra_args,
 )
 from ansible_collections.k0rdent.audit.plugins.module_utils._yaml_file import (
     FileRefused,
@@ -54,8 +59,8 @@ __all__ = ["NEW_FILE_UMASK", "k0s_validate_command", "predict_edit", "run_edit",
 NEW_FILE_UMASK = 0o077  # a new file is 0600 from its first moment, until `mode` says otherwise
 
 
-def _fail(module: Any, message: str, **extra: Any) -> None:
-    module.fail_json(msg=mask_message(message), **extra)
+def _fail(module: Any, message: str, rule: MaskRule = WORD_RULE, **extra: Any) -> None:
+    module.fail_json(msg=mask_message(message, rule), **extra)
 
 
 def k0s_validate_command(module: Any) -> str:
@@ -68,15 +73,17 @@ class _Refused(Exception):
     """The file cannot be edited as asked; the message says why and what to do (not yet masked)."""
 
 
-def validate_content(module: Any, validate: str, path: str, content: str) -> None:
+def validate_content(module: Any, validate: str, path: str, content: str, rule: MaskRule = WORD_RULE) -> None:
     """Run ``validate`` on a temporary copy of ``content``; fail with its output if it refuses it."""
-    problem = _validation_problem(module, validate, path, content)
+    problem = _validation_problem(module, validate, path, content, rule)
     if problem:
         message, extra = problem
-        _fail(module, message, **extra)
+        _fail(module, message, rule, **extra)
 
 
-def _validation_problem(module: Any, validate: str, path: str, content: str) -> tuple[str, dict] | None:
+def _validation_problem(
+    module: Any, validate: str, path: str, content: str, rule: MaskRule = WORD_RULE
+) -> tuple[str, dict] | None:
     """(message, extra return values) when ``validate`` refuses ``content``, else None."""
     if not validate:
         return None
@@ -93,7 +100,7 @@ def _validation_problem(module: Any, validate: str, path: str, content: str) -> 
     return (
         f"The validation command {validate!r} refused the new content of {path} (rc {rc}), "
         f"so {path} was left untouched: {output}",
-        {"rc": rc, "stdout": mask_message(out), "stderr": mask_message(err)},
+        {"rc": rc, "stdout": mask_message(out, rule), "stderr": mask_message(err, rule)},
     )
 
 
@@ -149,13 +156,17 @@ def run_edit(
         set_args = normalize_extra_args(params["extra_args"])
         remove_args = normalize_flag_names(params["remove_extra_args"], set_args)
     except K0sConfigError as exc:
-        _fail(module, str(exc))
+        _fail(module, str(exc), profile.mask)
     args = (set_args, remove_args)
 
     plan = _plan_or_fail(module, path, profile, new_file, args)
     directory = os.path.dirname(plan.real_path) or "."
     if plan.created and not plan.nothing_to_create and not os.path.isdir(directory) and not module.check_mode:
-        _fail(module, f"The directory {directory} of {path} does not exist: create it first (the role does).")
+        _fail(
+            module,
+            f"The directory {directory} of {path} does not exist: create it first (the role does).",
+            profile.mask,
+        )
     # In check mode a missing directory is what a run that first creates it would meet (the k0s_audit role does).
 
     with contextlib.ExitStack() as held:
@@ -163,7 +174,7 @@ def run_edit(
             try:
                 held.enter_context(exclusive_lock(plan.real_path, owner))
             except FileRefused as exc:
-                _fail(module, str(exc))
+                _fail(module, str(exc), profile.mask)
             plan = _plan_or_fail(module, path, profile, new_file, args)  # what another run wrote meanwhile
         output = _apply(module, plan, profile, validate, path)
     if facts:
@@ -175,7 +186,7 @@ def _plan_or_fail(module: Any, path: str, profile: Profile, new_file: Callable[[
     try:
         return _Plan(path, profile, new_file, args)
     except _Refused as exc:
-        _fail(module, str(exc))
+        _fail(module, str(exc), profile.mask)
         raise  # not reached: fail_json exits
 
 
@@ -200,20 +211,21 @@ def predict_edit(
         remove_args = normalize_flag_names(remove_extra_args, set_args)
         plan = _Plan(path, profile, new_file, (set_args, remove_args))
     except (K0sConfigError, _Refused) as exc:
-        return {"error": mask_message(str(exc)), "changed": False, "created": False, "removed": False,
+        return {"error": mask_message(str(exc), profile.mask), "changed": False, "created": False, "removed": False,
                 "extra_args": {}, "previous_extra_args": {}, "raw_args": [], "audit_raw_args": []}  # fmt: skip
+    rule = profile.mask
     for warning in plan.result.warnings:
-        module.warn(mask_message(warning))
+        module.warn(mask_message(warning, rule))
     removes = plan.changed and plan.result.removes_file
     if plan.changed and not removes:
-        problem = _validation_problem(module, validate, plan.real_path, plan.result.text)
+        problem = _validation_problem(module, validate, plan.real_path, plan.result.text, rule)
         if problem:
-            return {**_outputs(plan, path, plan.changed, removes), "error": mask_message(problem[0])}
-    return {**_outputs(plan, path, plan.changed, removes), "error": ""}
+            return {**_outputs(plan, path, plan.changed, removes, rule), "error": mask_message(problem[0], rule)}
+    return {**_outputs(plan, path, plan.changed, removes, rule), "error": ""}
 
 
-def _outputs(plan: _Plan, path: str, changed: bool, removes: bool) -> dict[str, Any]:
-    """The return values both the run and the prediction give."""
+def _outputs(plan: _Plan, path: str, changed: bool, removes: bool, rule: MaskRule) -> dict[str, Any]:
+    """The return values both the run and the prediction give, masked by ``rule``."""
     result = plan.result
     return dict(
         changed=changed,
@@ -221,10 +233,10 @@ def _outputs(plan: _Plan, path: str, changed: bool, removes: bool) -> dict[str, 
         removed=removes,
         path=path,
         real_path=plan.real_path,
-        extra_args=mask_data({} if removes or plan.nothing_to_create else result.extra_args),
-        previous_extra_args={} if plan.created else mask_data(result.previous_extra_args),
-        raw_args=mask_args(result.raw_args),
-        audit_raw_args=mask_args(result.audit_raw_args),
+        extra_args=mask_data({} if removes or plan.nothing_to_create else result.extra_args, rule=rule),
+        previous_extra_args={} if plan.created else mask_data(result.previous_extra_args, rule=rule),
+        raw_args=mask_args(result.raw_args, rule),
+        audit_raw_args=mask_args(result.audit_raw_args, rule),
     )
 
 
@@ -232,32 +244,33 @@ def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str)
     params = module.params
     result = plan.result
     real_path = plan.real_path
+    rule = profile.mask
     for warning in result.warnings:
-        module.warn(mask_message(warning))
+        module.warn(mask_message(warning, rule))
     changed = plan.changed
     removes = changed and result.removes_file
     content = result.text
     backup_file = None
     diff = {"before": "", "after": "", "before_header": path, "after_header": path}
     if changed and module._diff:
-        diff["before"] = "" if plan.created else mask_secrets(plan.text)
-        diff["after"] = "" if removes else mask_secrets(content)
+        diff["before"] = "" if plan.created else mask_secrets(plan.text, rule)
+        diff["after"] = "" if removes else mask_secrets(content, rule)
 
     if changed:
         if not removes:
-            validate_content(module, validate, real_path, content)
+            validate_content(module, validate, real_path, content, rule)
         if not module.check_mode:
             directory = os.path.dirname(real_path) or "."
             if params["backup"] and not plan.created:
                 try:
                     backup_file = make_backup(real_path, plan.found.data, plan.found.stat)
                 except (OSError, FileRefused) as exc:
-                    _fail(module, f"Cannot back up {real_path}, so it was left untouched: {exc}.")
+                    _fail(module, f"Cannot back up {real_path}, so it was left untouched: {exc}.", rule)
             if removes:
                 os.unlink(real_path)
                 fsync_directory(directory)
             else:
-                _write(module, real_path, content, plan.created)
+                _write(module, real_path, content, plan.created, rule)
         if result.comments_dropped:
             kept = f"the backup {backup_file} keeps them" if backup_file else "set backup: true to keep a copy"
             if _core.HAS_RUAMEL:  # ruamel.yaml could not render this file: the patch warned why
@@ -273,7 +286,7 @@ def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str)
         file_args = module.load_file_common_arguments(params, path=real_path)
         changed = module.set_fs_attributes_if_different(file_args, changed, diff=attributes_diff)
 
-    output = _outputs(plan, path, changed, removes)
+    output = _outputs(plan, path, changed, removes, rule)
     if backup_file:
         output["backup_file"] = backup_file
     if module._diff:
@@ -285,13 +298,13 @@ def _apply(module: Any, plan: _Plan, profile: Profile, validate: str, path: str)
     return output
 
 
-def _write(module: Any, real_path: str, content: str, created: bool) -> None:
+def _write(module: Any, real_path: str, content: str, created: bool, rule: MaskRule) -> None:
     """Put ``content`` in place atomically: private temporary file beside the target, fsync, rename."""
     directory, name = os.path.split(real_path)
     try:
         staged = write_private_temp(directory, name, to_bytes(content))
     except OSError as exc:
-        _fail(module, f"Cannot write beside {real_path}, so it was left untouched: {exc.strerror}.")
+        _fail(module, f"Cannot write beside {real_path}, so it was left untouched: {exc.strerror}.", rule)
     # atomic_move gives the staged file the owner, mode and SELinux context of the file it replaces; a new file
     # gets 0666 & ~umask, hence the umask; `mode`, if given, is applied just after
     old_umask = os.umask(NEW_FILE_UMASK) if created else None

@@ -19,14 +19,15 @@ changes by comparing the parsed data before and after, and only then renders the
 k0s decodes ``extraArgs`` as ``map[string]string``: every value this code writes is a double-quoted string, and the
 rendered text is parsed again and compared with the intended data before it is handed back.
 
-Every text or value this code hands to a caller for display goes through the masking functions at the end of this
-file (:func:`mask_secrets` for a whole file, :func:`mask_data` for returned values, :func:`mask_message` for
-messages), which share one notion of what a secret is.
+Every text or value this code hands to a caller for display goes through the masking functions of ``_secret_mask``
+(:func:`mask_secrets` for a whole file, :func:`mask_data` for returned values, :func:`mask_message` for messages),
+with the rule of the file's profile (``Profile.mask``).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import io
 import re
 import traceback
@@ -42,6 +43,21 @@ try:
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
+
+from ansible_collections.k0rdent.audit.plugins.module_utils._secret_mask import (
+    K0SCTL_RULE,
+    MASK,
+    MAX_NESTING,
+    WORD_RULE,
+    MaskRule,
+    NestingGuard,
+    TooDeep,
+    is_secret_key,
+    mask_args,
+    mask_data,
+    mask_message,
+    mask_secrets,
+)
 
 try:
     from ruamel.yaml import YAML as _RuamelYAML
@@ -65,10 +81,12 @@ __all__ = [
     "K0S_CONFIG",
     "KIND",
     "MASK",
+    "MAX_NESTING",
     "MINIMAL_CLUSTER_CONFIG",
     "RUAMEL_IMPORT_ERROR",
     "YAML_IMPORT_ERROR",
     "K0sConfigError",
+    "MaskRule",
     "PatchResult",
     "Profile",
     "has_comments",
@@ -87,7 +105,6 @@ __all__ = [
 
 API_VERSION = "k0s.k0sproject.io/v1beta1"
 KIND = "ClusterConfig"
-MASK = "********"
 
 K0SCTL_API_VERSION = "k0sctl.k0sproject.io/v1beta1"
 K0SCTL_KIND = "Cluster"
@@ -138,6 +155,7 @@ class Profile:
     prune: int
     noun: str
     file_noun: str
+    mask: MaskRule = WORD_RULE  # what this file's secrets are (see _secret_mask)
 
     @property
     def api_path(self) -> tuple[str, ...]:
@@ -149,7 +167,14 @@ class Profile:
 
 K0S_CONFIG = Profile("k0s.yaml", API_VERSION, KIND, (), 0, "k0s ClusterConfig", "k0s config file")
 K0SCTL = Profile(
-    "k0sctl.yaml", K0SCTL_API_VERSION, K0SCTL_KIND, ("spec", "k0s", "config"), 4, "k0sctl Cluster", "k0sctl.yaml"
+    "k0sctl.yaml",
+    K0SCTL_API_VERSION,
+    K0SCTL_KIND,
+    ("spec", "k0s", "config"),
+    4,
+    "k0sctl Cluster",
+    "k0sctl.yaml",
+    K0SCTL_RULE,
 )
 
 
@@ -256,8 +281,8 @@ if HAS_YAML:
     class _DuplicateKeyError(yaml.constructor.ConstructorError):
         """A key twice in one mapping: PyYAML keeps the last one silently, k0s refuses the file."""
 
-    class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-        """SafeLoader that refuses duplicate keys, as k0s (sigs.k8s.io/yaml UnmarshalStrict) does."""
+    class _StrictLoader(NestingGuard, _BaseLoader):  # type: ignore[misc, valid-type]
+        """SafeLoader that refuses duplicate keys, as k0s (sigs.k8s.io/yaml UnmarshalStrict) does, and deep nesting."""
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             if isinstance(node, MappingNode):
@@ -297,14 +322,25 @@ def _allowed_alias_ratio(decoded: int) -> float:
     return 0.99 - 0.89 * (decoded - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
 
 
+def _too_deep(source: str, line: int) -> K0sConfigError:
+    return K0sConfigError(
+        f"{source} nests mappings and lists more than {MAX_NESTING} levels deep (line {line}), which no k0s or "
+        "k0sctl configuration does: fix it by hand, nothing was changed."
+    )
+
+
 def _check_aliases(root: Any, source: str) -> None:
-    """Refuse excessive alias expansion and an anchor that contains itself (go-yaml refuses both)."""
+    """Refuse excessive alias expansion, an anchor that contains itself (go-yaml refuses both) and deep nesting.
+
+    The depth counted is that of the data the aliases expand to, so that no recursive reader of it (deepcopy, the
+    comparison, the masking of returned values) can exhaust the stack.
+    """
     decoded = aliased_count = 0
     seen: set[int] = set()
     on_path: set[int] = set()
-    stack: list[tuple[bool, Any, bool]] = [(True, root, False)]
+    stack: list[tuple[bool, Any, bool, int]] = [(True, root, False, 0)]
     while stack:
-        entering, node, aliased = stack.pop()
+        entering, node, aliased, depth = stack.pop()
         key = id(node)
         if not entering:
             on_path.discard(key)
@@ -326,10 +362,12 @@ def _check_aliases(root: Any, source: str) -> None:
             )
         if isinstance(node, ScalarNode):
             continue
+        if depth >= MAX_NESTING:
+            raise _too_deep(source, node.start_mark.line + 1)
         on_path.add(key)
-        stack.append((False, node, aliased))
+        stack.append((False, node, aliased, depth))
         children = node.value if isinstance(node, SequenceNode) else [item for pair in node.value for item in pair]
-        stack.extend((True, child, aliased) for child in reversed(children))
+        stack.extend((True, child, aliased, depth + 1) for child in reversed(children))
 
 
 def _mark_text(error: Any) -> str:
@@ -359,6 +397,8 @@ def _compose_and_load(text: str, source: str) -> tuple[Any, Any]:
                     f"{source} holds more than one YAML document: "
                     "k0s reads exactly one ClusterConfig, so keep only that one."
                 )
+    except TooDeep as exc:
+        raise _too_deep(source, exc.mark.line + 1) from exc
     except _DuplicateKeyError as exc:
         raise K0sConfigError(
             f"{source} has the key {exc.problem} twice in one mapping (line {exc.problem_mark.line + 1}): "
@@ -366,6 +406,9 @@ def _compose_and_load(text: str, source: str) -> tuple[Any, Any]:
         ) from exc
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "maximum nesting depth" in problem:  # libyaml's own limit (1,000 levels)
+            mark = getattr(exc, "problem_mark", None)
+            raise _too_deep(source, mark.line + 1 if mark else 1) from exc
         raise K0sConfigError(
             f"{source} is not valid YAML ({problem}{_mark_text(exc)}): fix it by hand, nothing was changed."
         ) from exc
@@ -460,7 +503,9 @@ def _check_api_port(document: Mapping[str, Any], source: str, warnings: list[str
     )
 
 
-def _go_quote_hint(value: Any) -> str:
+def _go_quote_hint(value: Any, secret: bool = False) -> str:
+    if secret:
+        return f'"{MASK}", with the value itself'
     if isinstance(value, bool):
         return '"%s"' % ("true" if value else "false")
     if value is None:
@@ -511,6 +556,48 @@ def _guess_indent(text: str) -> tuple[int, int, int]:
     mapping = mapping or 2
     offset = offset or 0
     return mapping, max(mapping, offset + 2), offset
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def _restore_line_breaks(original: str, rendered: str) -> str:
+    """``rendered`` (LF) with the line breaks of ``original``: each line kept keeps its own, a new line takes the
+    break of the line before it (the file's most common one at the top)."""
+    old_lines, old_breaks = _lines_and_breaks(original)
+    breaks = set(old_breaks) - {""}
+    common = max(breaks, key=old_breaks.count) if breaks else "\n"
+    new_lines = rendered.split("\n")
+    if len(breaks) <= 1:
+        return rendered.replace("\n", common)
+    new_breaks = [""] * len(new_lines)
+    head = 0
+    while head < min(len(old_lines), len(new_lines)) - 1 and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old_lines), len(new_lines)) - head - 1 and old_lines[-2 - tail] == new_lines[-2 - tail]:
+        tail += 1
+    matched: dict[int, int] = {index: index for index in range(head)}
+    offset = len(old_lines) - len(new_lines)
+    matched.update({index: index + offset for index in range(len(new_lines) - 1 - tail, len(new_lines) - 1)})
+    middle = difflib.SequenceMatcher(
+        None, old_lines[head : len(old_lines) - 1 - tail], new_lines[head : len(new_lines) - 1 - tail], autojunk=False
+    )
+    for block in middle.get_matching_blocks():
+        for step in range(block.size):
+            matched[head + block.b + step] = head + block.a + step
+    previous = common
+    for index in range(len(new_lines) - 1):  # the last piece follows the last break: it has none
+        found = old_breaks[matched[index]] if index in matched else ""
+        new_breaks[index] = previous = found or previous
+    return "".join(line + brk for line, brk in zip(new_lines, new_breaks))
+
+
+def _lines_and_breaks(text: str) -> tuple[list[str], list[str]]:
+    """The lines of ``text`` and the break after each (the last line's is always empty)."""
+    pieces = _LINE_BREAK.split(text)
+    found = _LINE_BREAK.findall(text)
+    return pieces, [*found, ""]
 
 
 def _patched_data(
@@ -921,13 +1008,13 @@ def patch_extra_args(
 ) -> PatchResult:
     """Set and delete flags in the extraArgs of ``profile`` in ``text`` (see :func:`patch_k0s_config`).
 
-    A file with CRLF line breaks is patched as LF text and handed back with CRLF again.
+    The text is patched with LF line breaks and handed back with each line's own break again (CRLF, LF or CR, also
+    mixed in one file); a new line gets the break of the line before it.
     """
     set_args = normalize_extra_args(extra_args)
     remove_args = normalize_flag_names(remove_extra_args, set_args)
 
-    crlf = "\r\n" in text and "\r" not in text.replace("\r\n", "")
-    work = text.replace("\r\n", "\n") if crlf else text
+    work = _LINE_BREAK.sub("\n", text) if "\r" in text else text
     document, root = _load_document(work, source, profile)
     warnings: list[str] = []
     config = _section(document, *profile.config_path) if profile.config_path else document
@@ -951,7 +1038,7 @@ def patch_extra_args(
             )
         warnings.append(
             f"{profile.dotted('extraArgs', name)} is {_describe(value)}, not a string: "
-            f"k0s will refuse this file; quote it ({_go_quote_hint(value)})."
+            f"k0s will refuse this file; quote it ({_go_quote_hint(value, is_secret_key(name, profile.mask))})."
         )
 
     drop_extra_args = bool(removed) and not new_extra
@@ -977,7 +1064,8 @@ def patch_extra_args(
                     rendered = candidate
                     break
             except Exception as exc:  # ruamel.yaml reads a few things PyYAML does not: fall back rather than fail
-                problem = f"could not round-trip it ({mask_message((str(exc) or type(exc).__name__).splitlines()[0])})"
+                first_line = (str(exc) or type(exc).__name__).splitlines()[0]
+                problem = f"could not round-trip it ({mask_message(first_line, profile.mask)})"
         if rendered is None:
             warnings.append(f"ruamel.yaml {problem}, so PyYAML re-wrote {source}.")
     comments_dropped = False
@@ -994,8 +1082,8 @@ def patch_extra_args(
         comments_dropped = has_comments(work[len(CREATED_MARKER) + 1 :] if marked else work)
         if marked:
             rendered = CREATED_MARKER + "\n" + rendered  # the marker says who made the file; keep it
-    if crlf:
-        rendered = rendered.replace("\n", "\r\n")
+    if work is not text:
+        rendered = _restore_line_breaks(text, rendered)
     created_sections = [] if drop_extra_args else _missing_sections(document, profile)
     if created_sections and profile is K0SCTL:
         # phase/configure_k0s.go (Prepare): a non-empty spec.k0s.config is the whole base config; an absent one
@@ -1014,188 +1102,3 @@ def patch_extra_args(
         created_sections=created_sections,
         **common,
     )
-
-
-# ---------------------------------------------------------------------------------------------------- masking
-#
-# One notion of a secret for everything the modules print or return. A key is secret-looking when one of its words
-# (camelCase, kebab-case and snake_case are split) names a secret: password, passwd, pass (keepalived authPass),
-# passphrase, secret, token, credential, key (an SSH keyPath, a private key), or when it is dataSource (kine's
-# database URL). A key whose last word is file or dir names a file, not its content (clientKeyFile,
-# token-auth-file), and is left alone. Every scalar below a secret-looking key is hidden, wherever it is in the
-# file; so is every value holding a PEM block (-----BEGIN) and the user information of every URL.
-
-_SECRET_WORDS = frozenset(
-    [
-        "password",
-        "passwords",
-        "passwd",
-        "pass",
-        "passphrase",
-        "secret",
-        "secrets",
-        "token",
-        "tokens",
-        "credential",
-        "credentials",
-        "key",
-        "keys",
-        "privatekey",
-        "apikey",
-        "authpass",
-        "datasource",
-    ]
-)
-_FILE_WORDS = frozenset(("file", "files", "dir", "directory"))
-_WORD_SPLIT = re.compile(r"[-_.\s/]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
-# scheme://USERINFO@ up to the next scheme (lists such as etcd-servers-overrides), whitespace or quote; USERINFO is
-# everything up to the LAST @, so a password holding @, :, / or % is hidden whole
-_URL = re.compile(rf"(?P<scheme>{_SCHEME})(?P<rest>(?:(?!{_SCHEME})[^\s'\"<>\\])+)")
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*-----.*?(?:-----END [A-Z0-9 ]*-----|\Z)", re.DOTALL)
-_MESSAGE_KEY_VALUE = re.compile(
-    r"(?P<key>[A-Za-z0-9_.\-]+)(?P<sep>['\"]?\s*[:=]\s*)(?P<value>\"[^\"]*\"?|'[^']*'?|[^\s,;)\]}]+)"
-)
-
-
-def is_secret_key(key: Any) -> bool:
-    """Whether a mapping key (or a flag name) looks like it holds a secret."""
-    if not isinstance(key, str) or not key:
-        return False
-    words = [word.lower() for part in _WORD_SPLIT.split(key) for word in _CAMEL.split(part) if word]
-    if not words or words[-1] in _FILE_WORDS:
-        return False
-    joined = "".join(words)
-    return any(word in _SECRET_WORDS for word in words) or any(
-        name in joined for name in ("password", "passwd", "secret", "token", "datasource", "credential", "authpass")
-    )
-
-
-def _mask_url(match: Any) -> str:
-    rest = match.group("rest")
-    at = rest.rfind("@")
-    if at < 0:
-        return match.group(0)
-    userinfo = rest[:at]
-    user, colon, _password = userinfo.partition(":")
-    hidden = f"{user}:{MASK}" if colon and user else MASK  # a user-only URL often carries a token as the user
-    return match.group("scheme") + hidden + rest[at:]
-
-
-def _mask_string(text: str) -> str:
-    """Hide PEM blocks and URL credentials inside any string."""
-    if "-----BEGIN" in text:
-        text = _PEM.sub(MASK, text)
-    if "://" in text:
-        text = _URL.sub(_mask_url, text)
-    return text
-
-
-def mask_message(message: str) -> str:
-    """A message (an error, a warning, a library's exception text) with secrets hidden, also ``key: value`` ones."""
-    message = _mask_string(message)
-    return _MESSAGE_KEY_VALUE.sub(
-        lambda m: m.group("key") + m.group("sep") + MASK if is_secret_key(m.group("key")) else m.group(0), message
-    )
-
-
-def mask_data(value: Any, secret: bool = False) -> Any:
-    """A copy of parsed data (a returned value) with every secret hidden; ``secret`` hides every scalar."""
-    if isinstance(value, Mapping):
-        return {key: mask_data(item, secret or is_secret_key(key)) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask_data(item, secret) for item in value]
-    if secret and value is not None:
-        return MASK
-    if isinstance(value, str):
-        return MASK if "-----BEGIN" in value else _mask_string(value)
-    return value
-
-
-def mask_args(args: Iterable[Any]) -> list[Any]:
-    """Command-line arguments (rawArgs) with the values of secret-looking flags hidden (--x=v and --x v forms)."""
-    result: list[Any] = []
-    hide_next = False
-    for entry in args:
-        if not isinstance(entry, str):
-            result.append(mask_data(entry, hide_next))
-            hide_next = False
-            continue
-        if hide_next and not entry.startswith("-"):
-            result.append(MASK)
-            hide_next = False
-            continue
-        hide_next = False
-        name, equals, _value = entry.lstrip("-").partition("=")
-        if entry.startswith("-") and is_secret_key(name):
-            if equals:
-                result.append(entry[: len(entry) - len(_value)] + MASK)
-                continue
-            hide_next = True
-        result.append(mask_data(entry))
-    return result
-
-
-_FLAG = re.compile(r"(?P<name>--?[A-Za-z0-9][A-Za-z0-9_.\-]*)(?P<equals>=?)")
-
-
-def _secret_flag(value: str) -> tuple[bool, bool]:
-    """(is ``--secret-flag...``, has ``=value``) for a command-line argument (rawArgs entries)."""
-    match = _FLAG.match(value)
-    if not match or not is_secret_key(match.group("name").lstrip("-")):
-        return False, False
-    return True, bool(match.group("equals"))
-
-
-def _secret_nodes(root: Any) -> Iterable[tuple[Any, str]]:
-    """Scalar nodes to hide, with their replacement text. A node is visited at most twice (open and secret)."""
-    seen: set[tuple[int, bool]] = set()
-    stack = [(root, False)]
-    while stack:
-        node, secret = stack.pop()
-        if (id(node), secret) in seen:
-            continue
-        seen.add((id(node), secret))
-        if isinstance(node, ScalarNode):
-            flag, with_value = _secret_flag(node.value)
-            if secret or "-----BEGIN" in node.value:
-                yield node, f'"{MASK}"'
-            elif flag and with_value:
-                yield node, '"' + node.value.split("=", 1)[0] + "=" + MASK + '"'
-        elif isinstance(node, SequenceNode):
-            hide_next = False
-            for item in node.value:
-                stack.append((item, secret or hide_next))
-                flag, with_value = _secret_flag(item.value) if isinstance(item, ScalarNode) else (False, False)
-                hide_next = flag and not with_value
-        elif isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, ScalarNode) else ""
-                stack.append((value_node, secret or is_secret_key(key)))
-
-
-def mask_secrets(text: str) -> str:
-    """Return ``text`` for a diff, with every secret value replaced by ``"********"``.
-
-    Works on the text itself, at the positions the YAML parser reports, so that the diff shows the real file (its
-    comments and layout) and only the secret values change: every scalar below a secret-looking key anywhere in
-    the file (see :func:`is_secret_key`), every value holding a PEM block, and the user information of every URL
-    and every PEM block anywhere in the text, comments included. Text that does not parse is masked by the
-    ``key: value`` rule of :func:`mask_message` line by line instead.
-    """
-    spans = []
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)  # pure-Python marks count characters, not bytes
-    except yaml.YAMLError:
-        return "".join(mask_message(line) for line in text.splitlines(True))
-    if root is not None:
-        spans = sorted(
-            {(node.start_mark.index, node.end_mark.index, node.style, new) for node, new in _secret_nodes(root)},
-            reverse=True,
-        )
-    for start, end, style, new in spans:
-        original = text[start:end]
-        tail = original[len(original.rstrip("\r\n")) :] if style in ("|", ">") else ""
-        text = text[:start] + new + tail + text[end:]
-    return _mask_string(text)

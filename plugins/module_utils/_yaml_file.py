@@ -82,9 +82,24 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _loop(path: str, what: str) -> FileRefused:
+    return FileRefused(
+        f"{path} leads into a loop of symbolic links (each points on to the next and none to a file): "
+        f"point the link at the {what} itself, or set path to the file."
+    )
+
+
 def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE, what: str = "configuration file") -> ReadFile:
-    """Read ``path`` (following a symbolic link to a regular file) without ever blocking on a FIFO or device."""
+    """Read ``path`` (following a symbolic link to a regular file) without ever blocking on a FIFO or device.
+
+    A loop of symbolic links, in the file's name or in a directory on its way, is refused, naming ``path``.
+    """
     real_path = path
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _loop(path, what) from exc
     if os.path.islink(path):
         real_path = os.path.realpath(path)
         if not os.path.lexists(real_path):
@@ -99,9 +114,11 @@ def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE, what: str = "con
         return ReadFile(path, real_path, None, None)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise FileRefused(
-                f"{real_path} was replaced by a symbolic link while it was being read: run again."
-            ) from exc
+            if os.path.islink(real_path) and os.path.realpath(real_path) != real_path:
+                raise FileRefused(
+                    f"{real_path} was replaced by a symbolic link while it was being read: run again."
+                ) from exc
+            raise _loop(path, what) from exc
         raise FileRefused(f"Cannot read {real_path}: {exc.strerror}.") from exc
     try:
         info = os.fstat(fd)

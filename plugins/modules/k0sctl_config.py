@@ -29,9 +29,12 @@ description:
     (k0sctl C(phase/configure_k0s.go), C(configFor)); the module adds only what it was asked to set.
   - When the flags removed were the last thing in a C(spec.k0s.config) the module created, the now empty mappings
     are deleted again, because k0sctl treats any non-empty C(spec.k0s.config) as the whole configuration.
-  - Only a regular file of at most 1 MiB is read, a symbolic link is followed (and stays a link), aliases that
-    expand to far more data than the file holds are refused, and two runs on the same file are serialised by an
+  - Only a regular file of at most 1 MiB is read, a symbolic link is followed (and stays a link), a loop of
+    symbolic links, aliases that expand to far more data than the file holds and mappings or lists nested more
+    than 100 levels deep (also through aliases) are refused, and two runs on the same file are serialised by an
     exclusive lock beside it.
+  - Each line keeps its own line break (LF, CRLF or CR, also mixed in one file); a new line gets the break of the
+    line before it.
 author:
   - k0rdent.audit contributors (@k0rdent)
 options:
@@ -68,9 +71,14 @@ attributes:
     support: full
     details:
       - Secrets are shown as C(********) in the diff, in the returned values, in warnings and in error messages,
-        never in clear; the file itself keeps them. Hidden are the values below keys whose name has a word
-        password, pass, secret, token, credential or key (so also the SSH C(keyPath) of each host and passwords
-        inside C(spec.k0s.config)), C(dataSource), values holding a PEM block, and the user information of URLs.
+        never in clear; the file itself keeps them. The rule errs toward masking. Hidden are every value below a
+        host's connection settings (C(spec.hosts[].ssh), C(winRM), C(openSSH), C(localhost) and any other key that
+        is not one of k0sctl's host settings such as C(role), C(files) or C(hooks)), below
+        C(spec.k0s.config.spec.storage) and below each helm repository but its C(name) and C(url); every value
+        below a key whose name contains C(pass), C(pwd), C(secret), C(token), C(key), C(credential), C(auth) or
+        C(datasource) in any case (so also C(keyPath) and C(token-auth-file)); numbers and booleans as well as
+        strings; values holding a PEM block; the user information of URLs; and the value after such a key in
+        a comment.
   platform:
     platforms: posix
   safe_file_operations:

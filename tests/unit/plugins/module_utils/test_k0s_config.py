@@ -677,3 +677,99 @@ def test_mask_data_and_mask_args():
         "--token-auth-file",
         "/f",
     ]
+
+
+# ------------------------------------------------------------------------------------ k0sctl's masking rule
+
+K0SCTL_TEXT = """\
+apiVersion: k0sctl.k0sproject.io/v1beta1
+kind: Cluster
+spec:
+  hosts:
+  - role: controller
+    ssh: {address: hidden-1, port: 22022, bastion: {user: hidden-2}}
+    SomeFutureConnection: {endpoint: hidden-3}
+    privateAddress: 10.0.0.5
+  host-settings-elsewhere:
+    ssh: {address: visible-1}
+  k0s:
+    config:
+      spec:
+        storage: {type: kine, kine: {dataSource: "sqlite:///x"}, etcd: {peerAddress: hidden-4}}
+        api:
+          extraArgs: {authorization-mode: hidden-5, tls-private-key-file: hidden-6, audit-log-maxage: "7"}
+        extensions:
+          helm:
+            repositories: [{name: visible-2, url: "https://visible-3", username: hidden-7, insecure: true}]
+  # service-account-key: hidden-8
+"""
+
+
+def test_k0sctl_rule_hides_connections_storage_credentials_and_any_key_naming_a_secret():
+    masked = mask_secrets(K0SCTL_TEXT, core.K0SCTL.mask)
+    assert not re.search(r"hidden|22022", masked), masked
+    assert all(f"visible-{n}" in masked for n in (1, 2, 3)) and "privateAddress: 10.0.0.5" in masked
+    assert 'audit-log-maxage: "7"' in masked and "insecure: true" not in masked
+    yaml.safe_load(masked)
+    # k0s.yaml keeps its word rule: a file name is no secret there
+    assert mask_secrets(K0SCTL_TEXT).count("hidden") == 7
+
+
+@pytest.mark.parametrize(
+    ("key", "word_rule", "k0sctl_rule"),
+    [
+        ("bearerAuth", False, True),
+        ("token-auth-file", False, True),
+        ("IdentityPwd", False, True),
+        ("MyPasswordHash", True, True),
+        ("audit-log-path", False, False),
+        ("address", False, False),
+    ],
+)
+def test_is_secret_key_by_rule(key, word_rule, k0sctl_rule):
+    assert core.is_secret_key(key) is word_rule
+    assert core.is_secret_key(key, core.K0SCTL.mask) is k0sctl_rule
+
+
+def test_url_credentials_behind_quotes_and_escapes_are_hidden():
+    text = 'a: \'http://u:p\'\'w@h\'\nb: "https://v:q\\x40r@h"\nc: ["http://w:s\\"t@h"]\n'
+    masked = mask_secrets(text)
+    assert not re.search(r"p'+w|q|s\\?\"?t", masked.replace("https", "")), masked
+    assert yaml.safe_load(masked) == {
+        "a": f"http://u:{MASK}@h",
+        "b": f"https://v:{MASK}@h",
+        "c": [f"http://w:{MASK}@h"],
+    }
+
+
+def test_a_numeric_secret_is_not_shown_in_the_quote_hint():
+    text = "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n  api:\n    extraArgs:\n"
+    result = patch_k0s_config(text + "      oidc-client-secret: 424242\n", AUDIT)
+    assert result.warnings and not [warning for warning in result.warnings if "424242" in warning]
+
+
+# ---------------------------------------------------------------------------------------- line breaks, depth
+
+
+@pytest.mark.parametrize(
+    "breaks", [("\r\n", "\n"), ("\n", "\r\n", "\r\n"), ("\r", "\n")], ids=["crlf-lf", "lf-crlf", "cr-lf"]
+)
+def test_mixed_line_breaks_are_kept_line_by_line(ruamel, breaks):
+    lines = raw_fixture("config-create.yaml").replace("\r\n", "\n").split("\n")[:-1]
+    text = "".join(line + breaks[index % len(breaks)] for index, line in enumerate(lines))
+    result = patch_k0s_config(text, AUDIT)
+    kept = [line for line in result.text.splitlines(True) if "audit-" not in line and line.strip() != "extraArgs:"]
+    assert kept == text.splitlines(True)
+    assert patch_k0s_config(result.text, remove_extra_args=list(AUDIT)).text == text
+
+
+@pytest.mark.parametrize("levels", [101, 2000])
+def test_deep_nesting_is_refused_and_masking_does_not_recurse(levels):
+    text = "apiVersion: k0s.k0sproject.io/v1beta1\nkind: ClusterConfig\nspec:\n  x: " + "[" * levels + "]" * levels
+    with pytest.raises(
+        K0sConfigError, match=r"^k0s\.yaml nests mappings and lists more than 100 levels deep \(line 4\)"
+    ):
+        patch_k0s_config(text, AUDIT)
+    assert mask_secrets(text + "\npassword: hunter2\n").endswith(f"password: {MASK}\n")
+    # the limit itself: the document, spec and 98 lists are 100 levels
+    patch_k0s_config(text.replace("[" * levels + "]" * levels, "[" * 98 + "]" * 98), AUDIT)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from module_results import snapshot, warnings_of
 
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_config import MASK
 from ansible_collections.k0rdent.audit.plugins.modules import k0sctl_config
 
 REPO = Path(__file__).resolve().parents[4]
@@ -140,14 +141,17 @@ def test_secrets_are_masked_in_the_diff_and_the_returned_values(tmp_path, run):
     assert "W1nRMPassw0rd" not in before and "P@ss/w0rd" not in before
     assert "Managed by k0sctl." in before  # files[].data that is no secret stays readable
     assert result["audit_raw_args"] == ["--audit-log-maxage=90"]
-    assert result["raw_args"] == ["--audit-log-maxage=90", "--token-auth-file", "/etc/k0s/tokens.csv"]
+    # k0sctl's rule errs toward masking: a flag whose name holds "token" hides its value, file name or not
+    assert result["raw_args"] == ["--audit-log-maxage=90", "--token-auth-file", MASK]
     assert result["previous_extra_args"] == {"oidc-issuer-url": "https://idp.example.internal"}
 
     cluster = copy_fixture(tmp_path, "controller-worker.yaml")
     diff = run(path=str(cluster), extra_args=AUDIT, diff=True, check=True)["diff"]["after"]
     assert 'authPass: "********"' in diff and "Vrrp-S3cret" not in diff
     assert 'password: "********"' in diff and "H3lmRep0Passw0rd" not in diff
-    assert "username: robot" in diff and "https://charts.example.internal" in diff
+    # a helm repository's credentials are hidden whole, its name and url stay readable
+    assert 'username: "********"' in diff and "name: private" in diff and "https://charts.example.internal" in diff
+    assert "address: 10.0.1.11" not in diff and "keyPath: /home/ops" not in diff  # the hosts' connections too
 
 
 @pytest.mark.parametrize(
@@ -205,3 +209,168 @@ def test_backup_owner_mode_and_a_symlink(tmp_path, run):
     backup = Path(result["backup_file"])
     assert backup.parent == path.parent and backup.read_bytes() == original
     assert stat.S_IMODE(backup.stat().st_mode) == 0o640 == stat.S_IMODE(path.stat().st_mode)
+
+
+# ------------------------------------------------------------------------------------------- hostile input
+
+HOSTILE = """\
+apiVersion: k0sctl.k0sproject.io/v1beta1
+kind: Cluster
+metadata:
+  name: hostile
+spec:
+  hosts:
+    - role: controller
+      ssh:
+        address: ssh-Addr3ss.internal
+        user: Adm1nUser
+        port: 22022
+        bastion:
+          address: B4stion.internal
+          keyPath: ~/.ssh/B4stionKey
+    - role: worker
+      openSSH:
+        address: 0penSSH-host
+        configPath: ~/.ssh/C0nfigPath
+        options:
+          IdentityFile: ~/.ssh/Id3ntity
+    - role: worker
+      winRM:
+        address: W1nRM-host
+        user: Administrat0r
+        password: 918273645
+        port: 59860
+    - role: worker
+      localhost:
+        enabled: true
+      environment:
+        HTTP_PROXY: 'http://proxyuser:Pr0xy''Pass@proxy:3128'
+        MyAuthHeader: B3arerValue
+        NO_PROXY: "https://u:Esc\\x40aped@x"
+      files:
+        - name: motd
+          data: Visible data
+          dst: /etc/motd
+  k0s:
+    config:
+      spec:
+        # old password: C0mmentPass
+        storage:
+          type: etcd
+          etcd:
+            externalCluster:
+              endpoints: ["https://Etcd-H0st:2379"]
+              etcdPrefix: Pr3fixValue
+        extensions:
+          helm:
+            repositories:
+              - name: internal
+                url: https://charts.example.internal
+                username: R0botUser
+                password: 5551234
+        api:
+          extraArgs:
+            oidc-client-secret: 424242
+            service-account-signing-key-file: /K3yFile
+            bearerAuth: Auth0rization
+            PrivToken: 31337
+          rawArgs:
+            - --kubelet-certificate-authority
+            - /Auth0rityFile
+            - --some-token
+            - 987654
+"""
+HOSTILE_SECRETS = (
+    "ssh-Addr3ss", "Adm1nUser", "22022", "B4stion", "0penSSH-host", "C0nfigPath", "Id3ntity", "W1nRM-host",
+    "Administrat0r", "918273645", "59860", "Pr0xy", "B3arerValue", "Esc", "C0mmentPass", "Etcd-H0st", "Pr3fixValue",
+    "R0botUser", "5551234", "424242", "K3yFile", "Auth0rization", "31337", "Auth0rityFile", "987654",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("check", [True, False], ids=["check", "apply"])
+def test_every_secret_of_a_hostile_file_is_masked_everywhere(tmp_path, run, check):
+    path = tmp_path / "k0sctl.yaml"
+    path.write_text(HOSTILE)
+    result = run(path=str(path), extra_args=AUDIT, diff=True, check=check, backup=True)
+    assert result["changed"] is True
+    dumped = json.dumps(result)
+    assert not [secret for secret in HOSTILE_SECRETS if secret in dumped], result
+    if not check:
+        assert all(secret in path.read_text() for secret in HOSTILE_SECRETS)  # the file keeps them
+    before = result["diff"]["before"]
+    assert "role: controller" in before and "Visible data" in before and "name: internal" in before
+    assert "https://charts.example.internal" in before and "enabled: true" not in before  # localhost is masked
+    yaml.safe_load(before)  # still YAML
+    assert result["previous_extra_args"] == {
+        "oidc-client-secret": MASK, "service-account-signing-key-file": MASK, "bearerAuth": MASK, "PrivToken": MASK,
+    }  # fmt: skip
+    assert result["raw_args"] == ["--kubelet-certificate-authority", MASK, "--some-token", MASK]
+    assert any("oidc-client-secret" in warning for warning in warnings_of(result))  # the number is named, hidden
+
+
+def test_a_refusal_naming_a_numeric_secret_hides_it(tmp_path, run):
+    path = tmp_path / "k0sctl.yaml"
+    path.write_text(HOSTILE.replace("oidc-client-secret: 424242", "oidc-client-secret: {nested: 424242}"))
+    result = run(path=str(path), extra_args=AUDIT)
+    assert result["failed"] and "oidc-client-secret" in result["msg"] and "424242" not in result["msg"]
+
+
+def _lines_with_endings(data: bytes) -> list:
+    return [line for line in data.splitlines(keepends=True)]
+
+
+def test_mixed_line_endings_are_kept_line_by_line(tmp_path, run):
+    path = copy_fixture(tmp_path, "controller-worker.yaml")
+    lines = path.read_bytes().splitlines()
+    original = b"".join(line + (b"\r\n" if index % 3 == 0 else b"\n") for index, line in enumerate(lines))
+    path.write_bytes(original)
+    result = run(path=str(path), extra_args=AUDIT)
+    assert result["changed"] is True
+    written = _lines_with_endings(path.read_bytes())
+    kept = [line for line in written if b"audit-" not in line and line.strip() != b"extraArgs:"]
+    assert kept == _lines_with_endings(original)
+    assert run(path=str(path), remove_extra_args=list(AUDIT))["changed"] is True
+    assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize("where", ["file", "directory"])
+def test_a_symbolic_link_loop_is_refused_in_one_sentence(tmp_path, run, where):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a").symlink_to(work / "b")
+    (work / "b").symlink_to(work / "a")
+    path = work / "a" if where == "file" else work / "a" / "k0sctl.yaml"
+    result = run(path=str(path), extra_args=AUDIT)
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"{path} ") and "loop of symbolic links" in result["msg"], result["msg"]
+    assert "run again" not in result["msg"] and "\n" not in result["msg"]
+    assert sorted(p.name for p in work.iterdir()) == ["a", "b"]
+
+
+def _deep_by_aliases(levels: int, bulk: int = 10_000) -> str:
+    """Nested ``levels`` deep through aliases only, with enough plain data to pass go-yaml's alias-ratio bound."""
+    chain = "\n".join(f"    n{level}: &n{level} [*n{level - 1}]" for level in range(1, levels))
+    return (
+        "apiVersion: k0sctl.k0sproject.io/v1beta1\nkind: Cluster\nspec:\n  hosts: []\n  x:\n"
+        f"    bulk: [{','.join(['0'] * bulk)}]\n    n0: &n0 [1]\n{chain}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "apiVersion: k0sctl.k0sproject.io/v1beta1\nkind: Cluster\nspec:\n  hosts: " + "[" * 150 + "]" * 150 + "\n",
+        "apiVersion: k0sctl.k0sproject.io/v1beta1\nkind: Cluster\nspec:\n  hosts: " + "[" * 5000 + "]" * 5000 + "\n",
+        _deep_by_aliases(600),  # a RecursionError in deepcopy before
+    ],
+    ids=["150-levels", "5000-levels", "600-levels-by-aliases"],
+)
+def test_absurdly_deep_nesting_is_refused_in_one_sentence(tmp_path, run, content):
+    path = tmp_path / "k0sctl.yaml"
+    path.write_text(content)
+    before = snapshot(path)
+    result = run(path=str(path), extra_args=AUDIT, diff=True)
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"{path} nests ") and "levels deep" in result["msg"], result["msg"]
+    assert "\n" not in result["msg"] and "Recursion" not in result["msg"]
+    assert snapshot(path) == before
