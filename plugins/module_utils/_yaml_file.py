@@ -82,30 +82,33 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _loop(path: str, what: str) -> FileRefused:
+def _loop(path: str, what: str, option: str) -> FileRefused:
     return FileRefused(
         f"{path} leads into a loop of symbolic links (each points on to the next and none to a file): "
-        f"point the link at the {what} itself, or set path to the file."
+        f"point the link at the {what} itself, or set {option} to the file."
     )
 
 
-def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE, what: str = "configuration file") -> ReadFile:
+def read_regular_file(
+    path: str, max_size: int = MAX_FILE_SIZE, what: str = "configuration file", option: str = "path"
+) -> ReadFile:
     """Read ``path`` (following a symbolic link to a regular file) without ever blocking on a FIFO or device.
 
     A loop of symbolic links, in the file's name or in a directory on its way, is refused, naming ``path``.
+    ``what`` and ``option`` (the module option that gave the path) name them in messages.
     """
     real_path = path
     try:
         os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _loop(path, what) from exc
+            raise _loop(path, what, option) from exc
     if os.path.islink(path):
         real_path = os.path.realpath(path)
         if not os.path.lexists(real_path):
             raise FileRefused(
                 f"{path} is a symbolic link to {real_path}, which does not exist: "
-                "point the link at the file or set path to the file itself."
+                f"point the link at the file or set {option} to the file itself."
             )
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -118,14 +121,14 @@ def read_regular_file(path: str, max_size: int = MAX_FILE_SIZE, what: str = "con
                 raise FileRefused(
                     f"{real_path} was replaced by a symbolic link while it was being read: run again."
                 ) from exc
-            raise _loop(path, what) from exc
+            raise _loop(path, what, option) from exc
         raise FileRefused(f"Cannot read {real_path}: {exc.strerror}.") from exc
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise FileRefused(f"{real_path} is a directory: set path to the {what} inside it.")
+            raise FileRefused(f"{real_path} is a directory: set {option} to the {what} inside it.")
         if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(f"{real_path} is {_kind(info.st_mode)}, not a regular file: set path to the {what}.")
+            raise FileRefused(f"{real_path} is {_kind(info.st_mode)}, not a regular file: set {option} to the {what}.")
         if info.st_size > max_size:
             raise FileRefused(
                 f"{real_path} is {info.st_size} bytes, more than the {max_size} bytes a configuration file may have "

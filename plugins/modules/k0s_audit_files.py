@@ -412,7 +412,7 @@ def _plan(params):
 
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         _missing_directories(os.path.dirname(os.path.abspath(path)), "policy_path")  # refuses what is in the way
-    found = read_regular_file(path, what="audit policy file")
+    found = read_regular_file(path, what="audit policy file", option="policy_path")
     plan["found"] = found
     directory = os.path.dirname(found.real_path) or "."
     plan["policy_dirs"] = _missing_directories(directory, "policy_path")

@@ -212,3 +212,15 @@ def test_a_mode_yaml_read_as_a_number_is_taken_as_the_mode(run, tmp_path):
         log_dir_mode=0o700,
     )
     assert _mode(policy) == 0o640 and _mode(tmp_path / "log") == 0o700
+
+
+def test_a_policy_path_in_a_loop_of_symbolic_links_is_refused_naming_the_option(run, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a").symlink_to(work / "b")
+    (work / "b").symlink_to(work / "a")
+    for check in (True, False):
+        result = run(check=check, policy_path=str(work / "a"), policy_content=POLICY, log_dir=str(work / "log"))
+        assert result.get("failed") is True and result["msg"].startswith(f"{work / 'a'} leads into a loop"), result
+        assert "policy_path" in result["msg"] and "run again" not in result["msg"]
+    assert sorted(path.name for path in work.iterdir()) == ["a", "b"]
