@@ -15,7 +15,7 @@ source scripts/env.sh
 results=$(mktemp -d)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(lint build sanity unit molecule)
-scenarios=${K0S_AUDIT_SCENARIOS:-"default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users audit_events rotation report"}
+scenarios=${K0S_AUDIT_SCENARIOS:-"real_k0s default existing_config running_controllers rollback disable bad_input debian13 single_node custom_config_path k0sctl custom_users audit_events rotation report"}
 passed=0
 failed=0
 failures=()
@@ -91,6 +91,8 @@ for stage in "${stages[@]}"; do
     timed "docker engine" scripts/docker-engine.sh start || { record "docker engine" 1; continue; }
     # Every scenario's controller runs the test API server (skipped when built by the unit stage).
     timed "test API server" scripts/build-test-apiserver.sh; record "test API server" $?
+    # The real k0s, kube-apiserver, kine and k0sctl (skipped when built): the scenarios mount .cache/k0s/bin.
+    timed "real k0s" scripts/build-k0s.sh; record "real k0s" $?
     timed "image bookworm" scripts/build-image.sh bookworm; record "image bookworm" $?
     if [[ " $scenarios " == *" debian13 "* ]]; then
       timed "image trixie" scripts/build-image.sh trixie; record "image trixie" $?
