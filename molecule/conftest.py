@@ -1,8 +1,9 @@
 """Shared fixtures for the Molecule verifiers (pytest-testinfra).
 
 Molecule runs pytest with the scenario's inventory; these fixtures add what the checks compare against: the
-k0rdent baseline policy as the seed manual prints it, the strict k0s decoder of the test stand-in, the changes
-recorded per playbook run, and a way to run the collection's playbooks again from a test.
+k0rdent baseline policy as the seed manual prints it, the real ``k0s config validate`` (of the k0s that
+scripts/build-k0s.sh builds, run locally on the text, not on a test host), the changes recorded per playbook run,
+and a way to run the collection's playbooks again from a test.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "k0s_standin"))
+sys.path.insert(0, str(REPO / "tests" / "k0s"))
 
-from k0s_standin import load_strict  # noqa: E402
+from real_k0s import validate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,8 @@ def seed_policy():
 
 @pytest.fixture(scope="session")
 def strict_k0s():
-    return load_strict
+    """``strict_k0s(text)``: the text parsed once the real k0s accepted it; real_k0s.K0sConfigRefused otherwise."""
+    return validate
 
 
 @pytest.fixture(scope="session")

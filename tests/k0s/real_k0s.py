@@ -40,7 +40,11 @@ def k0s_binary() -> Path:
 
 
 def validate(text: str) -> dict:
-    """``text`` parsed, once the real ``k0s config validate`` accepted it; else K0sConfigRefused with k0s's words."""
+    """``text`` parsed, once the real ``k0s config validate`` accepted it; else K0sConfigRefused with k0s's words.
+
+    Like k0s, it reads the first YAML document only: k0s accepts a file of several documents and ignores all
+    but the first (which may be empty, ``---`` alone: then k0s runs with its defaults and this returns None).
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as handle:
         handle.write(text)
         handle.flush()
@@ -53,4 +57,4 @@ def validate(text: str) -> dict:
         )
     if result.returncode != 0:
         raise K0sConfigRefused((result.stderr or result.stdout).strip())
-    return yaml.safe_load(text)
+    return next(iter(yaml.safe_load_all(text)), None)

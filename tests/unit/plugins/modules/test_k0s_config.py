@@ -1,8 +1,9 @@
 """Unit tests of the k0rdent.audit.k0s_config module: the file handling around the pure patch logic.
 
-The module runs in-process (``patch_module_args``). A fake ``k0s`` on the PATH runs the repository's k0s stand-in
-(tests/k0s_standin), whose ``config validate`` decodes as strictly as k0s and whose ``config create`` prints a
-default ClusterConfig; it logs every call so that the tests see which commands the module ran.
+The module runs in-process (``patch_module_args``). A ``k0s`` on the PATH runs the real k0s that
+scripts/build-k0s.sh builds (tests/k0s/real_k0s.py), whose ``config validate`` is k0s's own decoder and whose
+``config create`` prints k0s's default ClusterConfig; it logs every call so that the tests see which commands the
+module ran. Every written file is read back by the real ``k0s config validate``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from ansible_collections.k0rdent.audit.plugins.modules import k0s_config
 
 REPO = Path(__file__).resolve().parents[4]
 FIXTURES = REPO / "tests" / "unit" / "fixtures" / "k0s"
-STANDIN = REPO / "tests" / "k0s_standin" / "k0s_standin.py"
-sys.path.insert(0, str(STANDIN.parent))
+sys.path.insert(0, str(REPO / "tests" / "k0s"))
 
-import k0s_standin  # noqa: E402
+from real_k0s import k0s_binary, validate  # noqa: E402
 
 AUDIT = {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": 7}
 SECRET = "Sup3rS3cretPassw0rd"
@@ -46,7 +46,7 @@ def install_k0s(bindir, tmp_path):
     log = tmp_path / "k0s-calls.log"
 
     def install(body: str | None = None) -> Path:
-        command = body or f'exec "{sys.executable}" "{STANDIN}" "$@"'
+        command = body or f'exec "{k0s_binary()}" "$@"'
         script = bindir / "k0s"
         script.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n{command}\n')
         script.chmod(0o755)
@@ -99,7 +99,7 @@ def test_apply_keeps_owner_and_mode_and_then_changes_nothing(tmp_path, bindir, r
     assert first["extra_args"]["audit-log-maxage"] == "7"
     assert first["extra_args"]["oidc-client-id"] == "kubernetes"
     assert "backup_file" not in first and "diff" not in first
-    k0s_standin.load_strict(path.read_text())
+    validate(path.read_text())
     info = path.stat()
     assert stat.S_IMODE(info.st_mode) == 0o640
     if os.geteuid() == 0:
@@ -137,7 +137,7 @@ def test_missing_file_without_k0s_is_created_minimal_and_private(tmp_path, bindi
     created = run(path=str(path), extra_args=AUDIT)
     assert created["created"] is True and created["previous_extra_args"] == {}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    decoded = k0s_standin.load_strict(path.read_text())
+    decoded = validate(path.read_text())
     assert decoded["metadata"]["name"] == "k0s"
     assert decoded["spec"]["api"]["extraArgs"] == {"audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}
 
@@ -151,7 +151,7 @@ def test_missing_file_with_k0s_is_created_minimal_never_from_k0s_config_create(t
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     text = path.read_text()
     assert text.splitlines()[0] == k0s_config_core().CREATED_MARKER
-    decoded = k0s_standin.load_strict(text)
+    decoded = validate(text)
     assert decoded == {
         "apiVersion": "k0s.k0sproject.io/v1beta1",
         "kind": "ClusterConfig",
@@ -420,7 +420,7 @@ def test_an_update_made_while_waiting_for_the_lock_is_not_lost(tmp_path, bindir,
     result = run(path=str(path), extra_args=AUDIT)
     thread.join()
     assert result["changed"] is True
-    extra = k0s_standin.load_strict(path.read_text())["spec"]["api"]["extraArgs"]
+    extra = validate(path.read_text())["spec"]["api"]["extraArgs"]
     assert extra == {"other-flag": "x", "audit-log-path": "/var/log/k0s/audit.log", "audit-log-maxage": "7"}
     assert not lock.exists()
 
