@@ -66,6 +66,15 @@ options:
     description: Mode of O(log_dir), as O(policy_mode) takes it.
     type: raw
     default: "0750"
+  accounts_made_earlier:
+    description:
+      - Users and groups that an earlier task of the same run creates (the role's API server account on a fresh
+        host). In check mode they do not exist yet; an owner or group named here is then predicted as a change
+        instead of refused. Outside check mode every owner and group must exist.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -155,8 +164,12 @@ def _euid():
     return os.geteuid()
 
 
-def _user(option, name):
-    """The uid ``name`` (a user name or a numeric id) stands for; None when the option is left out."""
+def _user(option, name, planned=()):
+    """The uid ``name`` (a user name or a numeric id) stands for; None when the option is left out.
+
+    In check mode, an account an earlier task of the run makes (``planned``) does not exist yet: its name stands
+    for its uid then, which differs from every uid on the host, so the change is predicted, never applied.
+    """
     if name is None or name == "":
         return None
     if name.isdigit():
@@ -164,13 +177,15 @@ def _user(option, name):
     try:
         return pwd.getpwnam(name).pw_uid
     except KeyError:
+        if name in planned:
+            return name
         raise _Refused(
             f"{option} is {name!r}, which is no user on this host: create the account first, or give another user "
             "name or a numeric uid."
         ) from None
 
 
-def _group(option, name):
+def _group(option, name, planned=()):
     if name is None or name == "":
         return None
     if name.isdigit():
@@ -178,6 +193,8 @@ def _group(option, name):
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
+        if name in planned:
+            return name
         raise _Refused(
             f"{option} is {name!r}, which is no group on this host: create the group first, or give another group "
             "name or a numeric gid."
@@ -285,11 +302,11 @@ def _log_dir_target(log_dir):
 class _Want:
     """Owner, group and mode one path should have (None: leave as it is), and who asked (the options)."""
 
-    def __init__(self, params, prefix):
+    def __init__(self, params, prefix, planned=()):
         self.options = (f"{prefix}_owner", f"{prefix}_group")
         self.names = (params[f"{prefix}_owner"], params[f"{prefix}_group"])
-        self.uid = _user(self.options[0], self.names[0])
-        self.gid = _group(self.options[1], self.names[1])
+        self.uid = _user(self.options[0], self.names[0], planned)
+        self.gid = _group(self.options[1], self.names[1], planned)
         self.mode = _mode(f"{prefix}_mode", params[f"{prefix}_mode"])
 
     def differences(self, info):
@@ -363,12 +380,13 @@ def main():
             "log_dir_owner": {"type": "str"},
             "log_dir_group": {"type": "str"},
             "log_dir_mode": {"type": "raw", "default": "0750"},
+            "accounts_made_earlier": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
     result = {"changed": False, "policy_changed": False, "policy_created": False, "log_dir_changed": False}
     try:
-        plan = _plan(module.params)
+        plan = _plan(module.params, module.check_mode)
     except (_Refused, FileRefused) as exc:
         module.fail_json(msg=str(exc), **result)
     result["policy_created"] = not plan["found"].exists
@@ -387,10 +405,11 @@ def main():
     module.exit_json(**result)
 
 
-def _plan(params):
+def _plan(params, check_mode=False):
     """Everything the run will do, found and checked before anything is written (raises _Refused)."""
-    policy_want = _Want(params, "policy")
-    log_want = _Want(params, "log_dir") if params["log_dir"] else None
+    planned = frozenset(params["accounts_made_earlier"]) if check_mode else frozenset()
+    policy_want = _Want(params, "policy", planned)
+    log_want = _Want(params, "log_dir", planned) if params["log_dir"] else None
     path = params["policy_path"]
     content = to_bytes(params["policy_content"])
     plan = {"content": content, "diffs": [], "log_dir": None, "log_dirs": [], "log_dir_attributes": {}}

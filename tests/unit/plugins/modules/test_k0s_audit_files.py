@@ -224,3 +224,20 @@ def test_a_policy_path_in_a_loop_of_symbolic_links_is_refused_naming_the_option(
         assert result.get("failed") is True and result["msg"].startswith(f"{work / 'a'} leads into a loop"), result
         assert "policy_path" in result["msg"] and "run again" not in result["msg"]
     assert sorted(path.name for path in work.iterdir()) == ["a", "b"]
+
+
+def test_an_account_an_earlier_task_makes_is_predicted_in_check_mode_and_required_otherwise(run, tmp_path):
+    # On a fresh host the role creates the API server's account just before this task; in check mode it does not
+    # exist yet, and the run would still succeed: predicted as a change, nothing written.
+    args = dict(policy_path=str(tmp_path / "etc" / "audit-policy.yaml"), policy_content=POLICY,
+                log_dir=str(tmp_path / "log"), log_dir_owner="k0s-audit-no-such-user",
+                log_dir_group="k0s-audit-no-such-user", accounts_made_earlier=["k0s-audit-no-such-user"])  # fmt: skip
+    checked = run(check=True, diff=True, **args)
+    assert checked["changed"] is True and checked["log_dir_changed"] is True and not checked.get("failed")
+    assert not (tmp_path / "log").exists() and not (tmp_path / "etc").exists()
+    refused = run(**args)  # outside check mode the account must exist
+    assert refused["failed"] is True
+    assert refused["msg"].startswith("log_dir_owner is 'k0s-audit-no-such-user', which is no user on this host")
+    assert not (tmp_path / "log").exists() and not (tmp_path / "etc").exists()
+    unplanned = run(check=True, **{**args, "accounts_made_earlier": []})
+    assert unplanned["failed"] is True
