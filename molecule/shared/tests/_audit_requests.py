@@ -1,6 +1,7 @@
 """Helpers of the audit-event verifiers: send requests to a host's API server as clients do, read its audit log.
 
-Requests run on the host with curl (testinfra's ``host.run``), each with a unique ``Audit-ID`` header, which the
+Requests run on the host with curl (testinfra's ``host.run``) as a user of the scenario's ``k0s_test_client_certs``,
+with the client certificate prepare.yml minted for it from k0s's CA, each with a unique ``Audit-ID`` header, which the
 API server takes as the event's ``auditID`` (k8s.io/apiserver pkg/endpoints/filters/audit.go via
 pkg/audit/request.go), so every event can be matched to the request that caused it.
 """
@@ -13,9 +14,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-__all__ = ["API", "Request", "events_by_id", "send", "token_of", "wait_for_ids"]
+__all__ = ["API", "CA", "CLIENTS", "Request", "client_cert", "events_by_id", "send", "wait_for_ids"]
 
 API = "https://127.0.0.1:6443"
+CA = "/var/lib/k0s/pki/ca.crt"
+CLIENTS = "/root/k0s-test-clients"  # prepare.yml: <user>.crt and .key (":" as "_"), from k0s_test_client_certs
 # A request emits RequestReceived and ResponseComplete; long-running ones (watch) also ResponseStarted
 # (k8s.io/apiserver pkg/endpoints/filters/audit.go, decorateResponseWriter).
 SHORT_STAGES = ("RequestReceived", "ResponseComplete")
@@ -25,7 +28,7 @@ LONG_STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete")
 @dataclass
 class Request:
     name: str
-    user: str | None  # a k0s_test_tokens user, None for anonymous
+    user: str  # a k0s_test_client_certs user
     method: str
     path: str
     level: str  # what the policy must log
@@ -45,24 +48,21 @@ class Request:
         return [stage for stage in stages if stage not in omitted]
 
 
-def token_of(tokens: list, user: str | None) -> str | None:
-    if user is None:
-        return None
-    for row in tokens:
-        if row["user"] == user:
-            return row["token"]
-    raise AssertionError(f"k0s_test_tokens has no token for {user}: add it to the scenario's group_vars")
+def client_cert(host, user: str) -> tuple[str, str]:
+    """The client certificate and key prepare.yml minted for ``user`` (k0s_test_client_certs)."""
+    stem = user.replace(":", "_")  # curl's --cert reads what follows a ':' as the key's password
+    cert, key = f"{CLIENTS}/{stem}.crt", f"{CLIENTS}/{stem}.key"
+    assert host.file(cert).exists, f"k0s_test_client_certs has no certificate for {user}: add it to the group_vars"
+    return cert, key
 
 
-def send(host, request: Request, tokens: list) -> int:
+def send(host, request: Request) -> int:
     request.audit_id = request.audit_id or f"{request.name}-{uuid.uuid4()}"
-    command = ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-X", request.method]
-    command += ["-H", f"Audit-ID: {request.audit_id}"]
-    token = token_of(tokens, request.user)
-    if token:
-        command += ["-H", f"Authorization: Bearer {token}"]
-    for key, value in request.headers.items():
-        command += ["-H", f"{key}: {value}"]
+    cert, key = client_cert(host, request.user)
+    command = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-X", request.method]
+    command += ["--cacert", CA, "--cert", cert, "--key", key, "-H", f"Audit-ID: {request.audit_id}"]
+    for name, value in request.headers.items():
+        command += ["-H", f"{name}: {value}"]
     if request.body is not None:
         command += ["-H", f"Content-Type: {request.content_type}", "--data-binary", request.body]
     command.append(API + request.path)
