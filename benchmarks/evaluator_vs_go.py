@@ -6,8 +6,9 @@ the same level.
   set drawn from the policy's own users, groups, verbs, namespaces, resources and URLs with near misses.
 - Policies: the k0rdent baseline rendered with the collection's ``merge_rules`` from
   roles/k0s_audit/vars/main/baseline.yml, and policy_engine.py's 515-rule policy (baseline + 500 additions).
-- Go: ``.cache/testbed/go-checker-bench`` (benchmarks/go_checker/main.go, built by scripts/build-test-apiserver.sh
-  from Debian's k8s.io/apiserver): ``LoadPolicyFromFile`` + ``NewPolicyRuleEvaluator``, only the
+- Go: ``.cache/k0s/bin/go-checker-bench`` (benchmarks/go_checker/main.go, built by scripts/build-k0s.sh from the
+  k8s.io/apiserver module of the kube-apiserver it builds, tests/k0s/versions.env): ``LoadPolicyFromFile`` +
+  ``NewPolicyRuleEvaluator``, only the
   ``EvaluatePolicyRule`` loop timed, over the requests as ``authorizer.AttributesRecord``.
 - Python: ``CompiledPolicy.evaluate`` over the same requests as audit.k8s.io/v1 Event-shaped mappings (what the
   collection's filter and report feed it), timed the same way (median of --repeat passes).
@@ -40,7 +41,7 @@ import policy_engine  # noqa: E402  (the event mix and the 500 additions)
 from collection_root import collections_root  # noqa: E402
 
 TARGET_RATIO = 0.25
-CHECKER = REPO / ".cache" / "testbed" / "go-checker-bench"
+CHECKER = REPO / ".cache" / "k0s" / "bin" / "go-checker-bench"
 # Where the engine lives: it is being split into several files (the evaluator into _audit_policy_match), so every
 # plugins/{module_utils,plugin_utils}/_audit_policy*.py is a candidate; the first that defines a name wins.
 COLLECTION = "ansible_collections.k0rdent.audit"
@@ -225,6 +226,12 @@ def cold_throughput(compile_policy, policy: dict, events: list, repeat: int) -> 
     return statistics.median(rates)
 
 
+def versions() -> dict[str, str]:
+    """tests/k0s/versions.env's NAME=value lines: the versions scripts/build-k0s.sh builds."""
+    lines = (REPO / "tests" / "k0s" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
 def distinct_requests(events: list) -> int:
     return len({json.dumps(event, sort_keys=True) for event in events})
 
@@ -238,13 +245,11 @@ def main() -> int:
     if options.events < 1 or options.fuzz < 0 or options.repeat < 1:
         parser.error("--events and --repeat must be 1 or more, --fuzz 0 or more")
 
-    build = subprocess.run(
-        [str(REPO / "scripts" / "build-test-apiserver.sh")], capture_output=True, text=True, check=False
-    )
+    build = subprocess.run([str(REPO / "scripts" / "build-k0s.sh")], capture_output=True, text=True, check=False)
     if build.returncode != 0 or not CHECKER.is_file():
-        print(build.stderr.strip() or f"scripts/build-test-apiserver.sh built no {CHECKER}", file=sys.stderr)
+        print(build.stderr.strip() or f"scripts/build-k0s.sh built no {CHECKER}", file=sys.stderr)
         return 2
-    version = (REPO / ".cache" / "testbed" / "VERSION").read_text().split("\n")[0]
+    version = "k8s.io/apiserver v0." + versions()["KUBERNETES_VERSION"].split(".", 1)[1]
 
     merge_rules, merge_module = engine_function("merge_rules")
     compile_policy, compile_module = engine_function("compile_policy")

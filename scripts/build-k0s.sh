@@ -9,11 +9,15 @@
 #   .cache/k0s/bin/kine                      with cgo (k0s's default sqlite:// data source needs it), static
 #   .cache/k0s/bin/etcd                      k0s's default storage for a controller without --single
 #   .cache/k0s/bin/k0sctl
+#   .cache/k0s/bin/go-checker-bench          benchmarks/go_checker: kube-apiserver's audit-policy rule checker timed
+#                                            on a request list (benchmarks/evaluator_vs_go.py), from the same
+#                                            k8s.io/apiserver module as kube-apiserver
 #   .cache/k0s/VERSIONS                      what each binary says its version is, and the build's wall time
 #
 # k0s and the Kubernetes commands are built in one wrapper module of ours (tests/k0s/build/go.mod: k0s's own
 # replace block, the commands as `tool` lines), so the Kubernetes libraries compile once for both. kine has no
-# replace directives and is built with `go install module@version`; k0sctl in tests/k0s/k0sctl/go.mod.
+# replace directives and is built with `go install module@version`; k0sctl in tests/k0s/k0sctl/go.mod; the
+# benchmark's checker in benchmarks/go_checker/go.mod (k8s.io/apiserver at kube-apiserver's version, k0s's replaces).
 # Module and build caches live under $HOME/.cache (go-mod, go-build): a machine that built once stays warm.
 # A run whose inputs (this script, versions.env, go.mod, go.sum) did not change skips everything.
 # Cold on 2 cores this takes about 25 minutes; it prints each step as it goes.
@@ -42,10 +46,11 @@ export GOTOOLCHAIN=local GOFLAGS=-modcacherw
 export GOMODCACHE=${GOMODCACHE:-$HOME/.cache/go-mod}
 export GOCACHE=${GOCACHE:-$HOME/.cache/go-build}
 
-binaries=(k0s kube-apiserver kube-controller-manager kube-scheduler kine etcd k0sctl)
+binaries=(k0s kube-apiserver kube-controller-manager kube-scheduler kine etcd k0sctl go-checker-bench)
 inputs_hash() {
   cat scripts/build-k0s.sh tests/k0s/versions.env tests/k0s/build/go.mod tests/k0s/build/go.sum \
-    tests/k0s/k0sctl/go.mod tests/k0s/k0sctl/go.sum tests/k0s/etcd/go.mod tests/k0s/etcd/go.sum | sha256sum | cut -d' ' -f1
+    tests/k0s/k0sctl/go.mod tests/k0s/k0sctl/go.sum tests/k0s/etcd/go.mod tests/k0s/etcd/go.sum \
+    benchmarks/go_checker/go.mod benchmarks/go_checker/go.sum benchmarks/go_checker/main.go | sha256sum | cut -d' ' -f1
 }
 built() {
   local b
@@ -66,6 +71,9 @@ grep -q "go.etcd.io/etcd/server/v3 v$ETCD_VERSION" tests/k0s/etcd/go.mod ||
   fail "tests/k0s/etcd/go.mod does not require go.etcd.io/etcd/server/v3 v$ETCD_VERSION (versions.env)."
 grep -q "github.com/k0sproject/k0sctl $K0SCTL_VERSION" tests/k0s/k0sctl/go.mod ||
   fail "tests/k0s/k0sctl/go.mod does not require github.com/k0sproject/k0sctl $K0SCTL_VERSION (versions.env)."
+# Kubernetes 1.X.Y's libraries are v0.X.Y.
+grep -q "^require k8s.io/apiserver v0.${KUBERNETES_VERSION#*.}\$" benchmarks/go_checker/go.mod ||
+  fail "benchmarks/go_checker/go.mod does not require k8s.io/apiserver v0.${KUBERNETES_VERSION#*.} (Kubernetes $KUBERNETES_VERSION in versions.env)."
 command -v go >/dev/null || fail "Go is not installed: install Go 1.24 or newer (the go command must be on PATH)."
 command -v gcc >/dev/null || fail "gcc is not installed: kine needs cgo; install Debian's gcc and libc6-dev."
 
@@ -136,6 +144,13 @@ build_etcd() {
     CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$bin_abs/etcd" -ldflags "-w -s" go.etcd.io/etcd/server/v3
   )
 }
+build_checker() {
+  # In a module of its own (benchmarks/go_checker/go.mod): k8s.io/apiserver at kube-apiserver's version.
+  (
+    cd benchmarks/go_checker
+    CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$bin_abs/go-checker-bench" -ldflags "-w -s" .
+  )
+}
 build_k0sctl() {
   # In a wrapper module of its own (tests/k0s/k0sctl/go.mod), for the one replace it needs here.
   (
@@ -150,6 +165,7 @@ step "k0s" build_k0s
 step "kine (cgo)" build_kine
 step "etcd" build_etcd
 step "k0sctl" build_k0sctl
+step "go-checker-bench" build_checker
 
 {
   echo "k0s: $("$bin/k0s" version)"
