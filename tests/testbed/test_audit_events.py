@@ -1,6 +1,9 @@
-"""Requests to the test API server end up in its audit log as kube-apiserver writes them.
+"""Requests to the real kube-apiserver end up in its audit log as it writes them.
 
-What is checked is kube-apiserver's behaviour, produced by its own code: the request-info parser
+The server is ``.cache/k0s/bin/kube-apiserver`` on a kine of its own, with ``--authorization-mode=Node,RBAC`` as k0s
+starts it, and anonymous requests allowed (kube-apiserver's default; k0s turns them off): the requests are
+answered by the real API (RBAC's bootstrap roles, the system namespaces), and audited by its own code: the
+request-info parser
 (k8s.io/apiserver ``pkg/endpoints/request/requestinfo.go``: verb and objectRef), the policy checker
 (``pkg/audit/policy/checker.go``: the level), the ``Audit-ID`` header taken as the event's auditID
 (``pkg/endpoints/filters/audit_init.go``), the users of ``--token-auth-file`` (``pkg/authentication/token/tokenfile``)
@@ -15,7 +18,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from _apiserver import Server, free_port, request, require_binary, wait_for_events
+from _apiserver import Kine, Server, free_port, request, require_binaries, server_args, wait_for_events, wait_ready
 
 POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -41,24 +44,28 @@ operator-token,operator,uid-operator,"system:masters,ops"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    require_binary()
+    require_binaries()
     tmp = tmp_path_factory.mktemp("events")
     (tmp / "policy.yaml").write_text(POLICY)
     (tmp / "tokens.csv").write_text(TOKENS)
     log = tmp / "logs" / "audit.log"
+    kine = Kine(tmp / "kine")
     proc = Server(
         [
-            "--bind-address=127.0.0.1",
-            "--secure-port=%d" % free_port(),
-            "--cert-dir=%s" % (tmp / "certs"),
-            "--token-auth-file=%s" % (tmp / "tokens.csv"),
+            *server_args(tmp, kine, free_port(), authorization="Node,RBAC", tokens=tmp / "tokens.csv"),
             "--audit-policy-file=%s" % (tmp / "policy.yaml"),
             "--audit-log-path=%s" % log,
         ]
     )
-    assert proc.wait_serving(), proc.output
-    yield proc, log
-    assert proc.stop() == 0, proc.output
+    try:
+        assert proc.wait_serving(), proc.output
+        # RBAC's bootstrap roles (anonymous may read /readyz and /livez) and kube-system come after serving.
+        wait_ready(proc.port, "operator-token", ("/readyz", "/api/v1/namespaces/kube-system"))
+        yield proc, log
+        assert proc.stop() == 0, proc.output
+    finally:
+        proc.stop(kill=True)
+        kine.stop()
 
 
 def _events(server, audit_id: str, stages=("RequestReceived", "ResponseComplete"), **kwargs) -> tuple:
@@ -76,7 +83,7 @@ def test_serving_line_names_the_address(server):
 
 def test_node_get_is_audited_with_user_verb_and_object(server):
     status, events = _events(server, "h1-node-get", path="/api/v1/nodes/cp1", token="node-token")
-    assert status == 404  # no API groups are installed; the request is audited all the same
+    assert status == 404  # the Node authorizer lets a node read its Node object; there is none
     for event in events:
         assert event["user"] == {
             "username": "system:node:cp1",
@@ -87,22 +94,28 @@ def test_node_get_is_audited_with_user_verb_and_object(server):
         assert event["objectRef"] == {"resource": "nodes", "name": "cp1", "apiVersion": "v1"}
         assert event["level"] == "RequestResponse"
     assert events[1]["responseStatus"]["code"] == 404
+    # RequestResponse: the answer is in the event, the Status kube-apiserver sent.
+    assert events[1]["responseObject"]["kind"] == "Status"
+    assert events[1]["responseObject"]["reason"] == "NotFound"
 
 
 def test_kube_proxy_list_and_watch(server):
-    _status, events = _events(server, "h1-proxy-list", path="/api/v1/services", token="proxy-token")
+    # RBAC's bootstrap binding system:node-proxier lets system:kube-proxy list and watch services and endpointslices.
+    status, events = _events(server, "h1-proxy-list", path="/api/v1/services", token="proxy-token")
+    assert status == 200
     assert events[0]["user"]["username"] == "system:kube-proxy"
     assert events[0]["user"]["groups"] == ["system:authenticated"]
     assert events[0]["verb"] == "list"
     assert events[0]["objectRef"] == {"resource": "services", "apiVersion": "v1"}
     # A watch is a long-running request: it has a ResponseStarted stage (pkg/endpoints/filters/audit.go).
-    _status, events = _events(
+    status, events = _events(
         server,
         "h1-proxy-watch",
         stages=("RequestReceived", "ResponseStarted", "ResponseComplete"),
-        path="/apis/discovery.k8s.io/v1/endpointslices?watch=true",
+        path="/apis/discovery.k8s.io/v1/endpointslices?watch=true&timeoutSeconds=1",
         token="proxy-token",
     )
+    assert status == 200
     assert events[0]["verb"] == "watch"
     assert events[0]["objectRef"] == {
         "resource": "endpointslices",
@@ -120,13 +133,23 @@ def test_operator_secret_create_is_metadata_level(server):
         token="operator-token",
         body=b'{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}',
     )
-    assert status == 404
+    assert status == 201
     for event in events:
         assert event["user"]["groups"] == ["system:masters", "ops", "system:authenticated"]
         assert event["verb"] == "create"
-        assert event["objectRef"] == {"resource": "secrets", "namespace": "kube-system", "apiVersion": "v1"}
         assert event["level"] == "Metadata"
         assert "requestObject" not in event
+        assert "responseObject" not in event
+    assert events[1]["responseStatus"]["code"] == 201
+    # The name is in the body, not the URL: the event gets it once the body is decoded, after RequestReceived
+    # (k8s.io/apiserver pkg/audit/request.go LogRequestObject).
+    assert events[0]["objectRef"] == {"resource": "secrets", "namespace": "kube-system", "apiVersion": "v1"}
+    assert events[1]["objectRef"] == {
+        "resource": "secrets",
+        "namespace": "kube-system",
+        "name": "s",
+        "apiVersion": "v1",
+    }
 
 
 def test_anonymous_readyz(server):

@@ -1,4 +1,7 @@
-"""What kube-apiserver's own code refuses: the server exits non-zero with the reason and never serves.
+"""What the real kube-apiserver refuses: it exits non-zero with the reason and never serves.
+
+Each test starts ``.cache/k0s/bin/kube-apiserver`` on the session's kine (see _apiserver.py) with a base set of
+flags that the first test shows to serve, changed by one flag or file.
 
 The reasons come from upstream, not from us: pflag (github.com/spf13/pflag ``flag.go``, "unknown flag"), printed by
 k8s.io/component-base ``cli/run.go`` as "Error: ..."; k8s.io/apiserver ``pkg/server/options/audit.go``
@@ -9,20 +12,17 @@ k8s.io/component-base ``cli/run.go`` as "Error: ..."; k8s.io/apiserver ``pkg/ser
 from __future__ import annotations
 
 import pytest
-from _apiserver import SERVING, free_port, require_binary, run_once
+from _apiserver import ACCEPTED, SERVING, free_port, run_once, server_args
 
 GOOD_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n"
 
 
 @pytest.fixture
-def base(tmp_path):
-    """The minimum flags of a server that would serve: a port, a cert dir, a policy and a log path."""
-    require_binary()
+def base(tmp_path, shared_kine):
+    """The flags of a server that serves: kine, a port, certificates, keys, a policy and a log path."""
     (tmp_path / "policy.yaml").write_text(GOOD_POLICY)
     return tmp_path, [
-        "--bind-address=127.0.0.1",
-        "--secure-port=%d" % free_port(),
-        "--cert-dir=%s" % (tmp_path / "certs"),
+        *server_args(tmp_path, shared_kine, free_port()),
         "--audit-policy-file=%s" % (tmp_path / "policy.yaml"),
         "--audit-log-path=%s" % (tmp_path / "logs" / "audit.log"),
     ]
@@ -30,7 +30,8 @@ def base(tmp_path):
 
 def _refused(args, *reasons):
     run = run_once(args)
-    assert not run.serving, run
+    assert not run.accepted, run
+    assert ACCEPTED not in run.output
     assert SERVING not in run.output
     assert run.returncode not in (None, 0), run
     for reason in reasons:
@@ -40,9 +41,10 @@ def _refused(args, *reasons):
 
 def test_the_base_flags_serve(base):
     """The refusals below are caused by the one flag each changes: the base alone serves."""
-    _binary, args = base
-    run = run_once(args)
-    assert run.serving, run
+    tmp, args = base
+    run = run_once(args, sign=SERVING)
+    assert run.accepted, run
+    assert (tmp / "logs" / "audit.log").is_file()
 
 
 def test_unknown_audit_flag(base):

@@ -1,4 +1,6 @@
-"""Log rotation as kube-apiserver does it: lumberjack behind ``--audit-log-maxsize`` and ``--audit-log-maxbackup``.
+"""Log rotation as the real kube-apiserver does it: lumberjack behind --audit-log-maxsize and --audit-log-maxbackup.
+
+The server is .cache/k0s/bin/kube-apiserver on a kine of its own, with RBAC; its own requests are audited too.
 
 k8s.io/apiserver ``pkg/server/options/audit.go`` getWriter hands the log path to gopkg.in/natefinch/lumberjack.v2
 (``lumberjack.go``): at maxsize MiB the file is renamed to ``NAME-TIMESTAMP.EXT`` with the mode it had (0600, from
@@ -10,20 +12,21 @@ from __future__ import annotations
 import stat
 import time
 
-from _apiserver import Server, free_port, read_events, request, require_binary
+from _apiserver import Kine, Server, free_port, read_events, request, require_binaries, server_args, wait_ready
 
 POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: RequestResponse\n"
+TOKENS = 'admin-token,admin,uid-admin,"system:masters"\n'
 
 
 def test_rotation_keeps_maxbackup_files_of_mode_0600(tmp_path):
-    require_binary()
+    require_binaries()
     (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "tokens.csv").write_text(TOKENS)
     logs = tmp_path / "logs"
+    kine = Kine(tmp_path / "kine")
     server = Server(
         [
-            "--bind-address=127.0.0.1",
-            "--secure-port=%d" % free_port(),
-            "--cert-dir=%s" % (tmp_path / "certs"),
+            *server_args(tmp_path, kine, free_port(), authorization="Node,RBAC", tokens=tmp_path / "tokens.csv"),
             "--audit-policy-file=%s" % (tmp_path / "policy.yaml"),
             "--audit-log-path=%s" % (logs / "audit.log"),
             "--audit-log-maxsize=1",
@@ -32,13 +35,13 @@ def test_rotation_keeps_maxbackup_files_of_mode_0600(tmp_path):
     )
     try:
         assert server.wait_serving(), server.output
+        wait_ready(server.port, "admin-token", ("/readyz", "/api/v1/namespaces/default"))
         # Each request writes two events carrying its 50 KB Audit-ID: 100 requests are about 10 MB, so about ten
         # rotations of 1 MiB.
         padding = "r" * 50_000
         for n in range(100):
-            assert (
-                request(server.port, "/api/v1/namespaces/default/configmaps", audit_id="%03d-%s" % (n, padding)) == 404
-            )
+            path = "/api/v1/namespaces/default/configmaps"
+            assert request(server.port, path, token="admin-token", audit_id="%03d-%s" % (n, padding)) == 200
         deadline = time.monotonic() + 10
         while True:
             files = sorted(logs.iterdir())
@@ -46,7 +49,9 @@ def test_rotation_keeps_maxbackup_files_of_mode_0600(tmp_path):
                 break
             time.sleep(0.1)
     finally:
-        assert server.stop() == 0, server.output
+        status = server.stop()
+        kine.stop()
+    assert status == 0, server.output
     names = [f.name for f in files]
     assert len(files) == 3, names
     assert "audit.log" in names
