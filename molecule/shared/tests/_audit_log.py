@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _audit_requests import CA, client_cert
 
 __all__ = ["log_location", "send_long_uri_requests"]
 
@@ -21,20 +26,24 @@ def log_location(host) -> tuple[str, str]:
     return posixpath.dirname(path), posixpath.basename(path)
 
 
-def send_long_uri_requests(host, *, count: int, uri_bytes: int, token: str, audit_id: str, config: str) -> list[str]:
+def send_long_uri_requests(host, *, count: int, uri_bytes: int, user: str, audit_id: str, config: str) -> list[str]:
     """``count`` GETs of pods with a query of ``uri_bytes`` bytes, Audit-ID ``<audit_id>-<i>``; their HTTP codes.
 
-    Each event carries the whole requestURI, once per stage. curl reads the long URI from the config file ``config``
-    on the host, so it never travels through Ansible and execve; curl reads a config line of at most about 100 KiB
-    and its HTTP/2 headers are smaller still, so the requests use HTTP/1.1.
+    The requests are made as ``user`` of the scenario's k0s_test_client_certs, with the client certificate
+    prepare.yml minted from k0s's CA (the real API server refuses anonymous requests). Each event carries the whole
+    requestURI, once per stage. curl reads the long URI from the config file ``config`` on the host, so it never
+    travels through Ansible and execve; curl reads a config line of at most about 100 KiB and its HTTP/2 headers are
+    smaller still, so the requests use HTTP/1.1.
     """
+    cert, key = client_cert(host, user)
+    tls = " ".join(shlex.quote(arg) for arg in ("--cacert", CA, "--cert", cert, "--key", key))
     make = (
         f"printf 'url = \"{API}/api/v1/namespaces/default/pods?fill=%s\"\\n' "
         f"\"$(head -c {uri_bytes} /dev/zero | tr '\\0' a)\" > {shlex.quote(config)}"
     )
     assert host.run(make).rc == 0
     loop = (
-        f"for i in $(seq 1 {count}); do curl --http1.1 -sk -o /dev/null -w '%{{http_code}} ' -K {shlex.quote(config)} "
-        f'-H {shlex.quote("Authorization: Bearer " + token)} -H "Audit-ID: {audit_id}-$i"; done'
+        f"for i in $(seq 1 {count}); do curl --http1.1 -s -o /dev/null -w '%{{http_code}} ' -K {shlex.quote(config)} "
+        f'{tls} -H "Audit-ID: {audit_id}-$i"; done'
     )
     return host.run(loop).stdout.split()
