@@ -75,8 +75,8 @@ for stage in "${stages[@]}"; do
     timed "ansible-test integration" scripts/ansible-test.sh integration; record "ansible-test integration" $?
     ;;
   unit)
-    # The stand-in's and the test bed's own tests run the test API server: build it first (skipped when built).
-    timed "test API server" scripts/build-test-apiserver.sh; record "test API server" $?
+    # The test bed's tests run the real kube-apiserver and kine: build them first (skipped when built).
+    timed "real k0s" scripts/build-k0s.sh; record "real k0s" $?
     # The k0s_config module tests run the module in-process, as if each call were the module's own process; they
     # get a pytest process of their own, apart from the filter tests, which install Ansible's controller-side
     # warning and collection machinery.
@@ -89,8 +89,6 @@ for stage in "${stages[@]}"; do
     ;;
   molecule)
     timed "docker engine" scripts/docker-engine.sh start || { record "docker engine" 1; continue; }
-    # Every scenario's controller runs the test API server (skipped when built by the unit stage).
-    timed "test API server" scripts/build-test-apiserver.sh; record "test API server" $?
     # The real k0s, kube-apiserver, kine and k0sctl (skipped when built): the scenarios mount .cache/k0s/bin.
     timed "real k0s" scripts/build-k0s.sh; record "real k0s" $?
     timed "image bookworm" scripts/build-image.sh bookworm; record "image bookworm" $?

@@ -2,8 +2,8 @@
 // benchmarks/evaluator_vs_go.py can set the collection's Python evaluator beside it and check that both give
 // every request the same level.
 //
-// What is kube-apiserver's (k8s.io/apiserver, built from Debian's golang-k8s-apiserver-dev by
-// scripts/build-test-apiserver.sh):
+// What is kube-apiserver's (k8s.io/apiserver at the version of the kube-apiserver scripts/build-k0s.sh builds,
+// required by go.mod beside this file, with k0s's replace block; built by scripts/build-k0s.sh):
 //   - the policy reader: pkg/audit/policy/reader.go LoadPolicyFromFile (strict decoding of audit.k8s.io/v1,
 //     then validation.ValidatePolicy), as --audit-policy-file is read in pkg/server/options/audit.go;
 //   - the checker: pkg/audit/policy/checker.go NewPolicyRuleEvaluator and EvaluatePolicyRule, which
