@@ -1,12 +1,24 @@
-"""k0sctl-managed controllers: refuse by default with the YAML for k0sctl.yaml; opt-in patches; playbook k0sctl."""
+"""k0sctl-managed controllers on the real k0s: refuse by default with the YAML for k0sctl.yaml; opt-in patches;
+playbook k0sctl.
+
+The host runs the real k0s and kube-apiserver (scripts/build-k0s.sh). Restarts are read from what they say
+themselves: each start of the unit and of kube-apiserver (with the flags it parsed) in the controller's journal, and
+the live kube-apiserver's command line (molecule/shared/tests/_real_k0s.py).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import yaml
-from k0s_standin import parse_lifecycle_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
+from _real_k0s import apiserver_args, apiserver_starts, controller_starts
 
 CONFIG = "/etc/k0s/k0s.yaml"
-LIFECYCLE = "/var/lib/k0s-standin/lifecycle.log"
+POLICY = "/etc/k0s/audit-policy.yaml"
+LOG = "/var/log/k0s/audit.log"
 K0SCTL_YAML = """\
 apiVersion: k0sctl.k0sproject.io/v1beta1
 kind: Cluster
@@ -28,16 +40,40 @@ spec:
 """
 
 
+def _starts(host):
+    """The unit's starts and kube-apiserver's starts (their pids), as the journal shows them."""
+    return controller_starts(host), [start.pid for start in apiserver_starts(host)]
+
+
 def _host_state(host):
-    """What a refused run must leave exactly as it was."""
-    listing = host.run("find /etc/k0s /var/log/k0s -printf '%p %U %G %m %s\\n' | sort").stdout
-    return host.file(CONFIG).content_string, listing, host.file(LIFECYCLE).content_string
+    """What a refused run must leave exactly as it was (the live audit.log's size aside: the running kube-apiserver
+    writes it)."""
+    listing = host.run("find /etc/k0s -printf '%p %U %G %m %s\\n' | sort").stdout
+    listing += host.run("find /var/log/k0s -printf '%p %U %G %m\\n' | sort").stdout
+    return host.file(CONFIG).content_string, listing, _starts(host), apiserver_args(host)
 
 
-def test_the_opt_in_run_patched_the_host_file_and_kept_the_header(host, strict_k0s):
+def test_the_opt_in_run_patched_the_host_file_and_kept_the_header(host):
     text = host.file(CONFIG).content_string
     assert text.startswith("# generated-by-k0sctl")
-    assert strict_k0s(text)["spec"]["api"]["extraArgs"]["audit-policy-file"] == "/etc/k0s/audit-policy.yaml"
+    extra = yaml.safe_load(text)["spec"]["api"]["extraArgs"]
+    assert extra["audit-policy-file"] == POLICY and extra["audit-log-path"] == LOG
+    assert yaml.safe_load(text)["spec"]["storage"] == {"type": "kine"}
+    result = host.run(f"/usr/local/bin/k0s config validate --config {CONFIG}")
+    assert result.rc == 0, result.stderr
+
+
+def test_the_opt_in_run_restarted_the_real_api_server_with_the_audit_flags(host):
+    args = apiserver_args(host)
+    assert f"--audit-policy-file={POLICY}" in args and f"--audit-log-path={LOG}" in args, args
+    starts = apiserver_starts(host)
+    # Prepare started it without the flags; the converge restarted it once with them; the idempotent run not again.
+    logs = [s.flags["audit-log-path"] for s in starts]
+    assert logs == ["", LOG], logs
+    assert host.run("pgrep -x kube-apiserver").stdout.split() == [str(starts[-1].pid)]
+    assert controller_starts(host) == 2
+    assert host.run("/usr/local/bin/k0s kubectl get --raw=/readyz").stdout.strip() == "ok"
+    assert host.file(LOG).size > 0
 
 
 def test_the_opt_in_run_warns_that_k0sctl_reverts_it(playbook):
@@ -61,22 +97,18 @@ def test_playbook_k0sctl_patches_k0sctl_yaml_and_leaves_the_host_file(host, play
     host.run("cp -p /root/k0s.yaml.prepared " + CONFIG)
     k0sctl_yaml = tmp_path / "k0sctl.yaml"
     k0sctl_yaml.write_text(K0SCTL_YAML)
-    restarts = sum(
-        1 for x in host.file(LIFECYCLE).content_string.splitlines() if parse_lifecycle_line(x)["event"] == "starting"
-    )
+    before = _starts(host)
     result = playbook("k0rdent.audit.k0sctl", "-e", "k0s_audit_k0sctl_config=%s" % k0sctl_yaml)
     assert "k0sctl apply --config %s" % k0sctl_yaml in result.stdout
     patched = yaml.safe_load(k0sctl_yaml.read_text())
     extra = patched["spec"]["k0s"]["config"]["spec"]["api"]["extraArgs"]
-    assert extra["audit-log-path"] == "/var/log/k0s/audit.log" and extra["audit-log-maxage"] == "7"
+    assert extra["audit-log-path"] == LOG and extra["audit-log-maxage"] == "7"
     assert patched["spec"]["k0s"]["config"]["spec"]["storage"] == {"type": "kine"}
     assert "# the operator's key" in k0sctl_yaml.read_text()
     assert host.file(CONFIG).content_string == host.file("/root/k0s.yaml.prepared").content_string
-    after = sum(
-        1 for x in host.file(LIFECYCLE).content_string.splitlines() if parse_lifecycle_line(x)["event"] == "starting"
-    )
-    assert after == restarts, "playbook k0sctl restarted the controller; k0sctl apply does that"
-    assert host.file("/etc/k0s/audit-policy.yaml").exists
+    assert _starts(host) == before, "playbook k0sctl restarted the controller; k0sctl apply does that"
+    assert host.file(POLICY).exists
     assert host.file("/var/log/k0s").is_directory
     again = playbook("k0rdent.audit.k0sctl", "-e", "k0s_audit_k0sctl_config=%s" % k0sctl_yaml)
     assert "already has the audit flags" in again.stdout
+    assert _starts(host) == before
