@@ -196,7 +196,7 @@ def test_audit_level_predicts_every_logged_event(host, canary_requests):
     policy = yaml.safe_load(host.file(POLICY).content_string)
     # The events of the running API server, which loaded this policy when it started (a verifier run again on the
     # same host finds older events of another policy before them).
-    started = int(host.run("date -d \"$(ps -o lstart= -C kube-apiserver)\" +%s").stdout)
+    started = int(host.run('date -d "$(ps -o lstart= -C kube-apiserver)" +%s').stdout)
     events = [e for e in read_events(host) if received_at(e) >= started]
     assert len(events) > 50
     users = set()
