@@ -1,19 +1,28 @@
-"""Wrong inventories fail in preflight with a message naming the variable or file, and change nothing on the host."""
+"""Wrong inventories fail in preflight with a message naming the variable or file, and change nothing on the host.
+
+The host has the real k0s (scripts/build-k0s.sh), installed by `k0s install controller`; its controller is not
+running, so nothing but the role could change the files the snapshot covers.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-# Everything the role could touch, by path, owner, group, mode and content: /etc/k0s, the log directory, the API
-# server's account, and /root (the unreadable-parent case). Ansible's own working directory on the host
-# (/root/.ansible) is left out: it is the connection's, not the role's; so is the systemd journal.
+# Everything the role could touch, by path, owner, group, mode and content: /etc/k0s, the log directory, the
+# controller's unit and its drop-ins, k0s's data directory (its bin directory: the controller is stopped, so no
+# database or certificates change under it), the API server's account, and /root (the unreadable-parent case).
+# Ansible's own working directory on the host (/root/.ansible) is left out: it is the connection's, not the role's;
+# so is the systemd journal.
+PATHS = (
+    "/etc/k0s /var/log/k0s /root /var/lib/k0s /etc/systemd/system/k0scontroller.service"
+    " /etc/systemd/system/k0scontroller.service.d"
+)
 SNAPSHOT = (
-    "find /etc/k0s /var/log/k0s /root /var/lib/k0s-standin -xdev -path /root/.ansible -prune"
-    " -o -printf '%p %u %g %m\\n' 2>/dev/null | sort;"
-    " find /etc/k0s /var/log/k0s /root -xdev -path /root/.ansible -prune -o -type f -exec sha256sum {} +"
+    f"find {PATHS} -xdev -path /root/.ansible -prune"
+    " -o -printf '%p %u %g %m %l\\n' 2>/dev/null | sort;"
+    f" find {PATHS} -xdev -path /root/.ansible -prune -o -type f -exec sha256sum {{}} +"
     " 2>/dev/null | sort;"
     " getent passwd kube-apiserver; getent group kube-apiserver"
 )
@@ -126,17 +135,35 @@ def test_bad_input_fails_in_preflight_and_changes_nothing(host, playbook, case):
         if case in CONFIGS:
             host.run("cat > /etc/k0s/k0s.yaml <<'EOF'\n%sEOF" % CONFIGS[case])
         if case == "controller down before the run":
-            host.run("systemctl start k0scontroller")  # refuses the list: the unit fails a moment later
-            for _attempt in range(20):
-                if host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed":
-                    break
-                time.sleep(0.5)
-            assert host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed"
+            _crash_until_failed(host)
         _fails_and_changes_nothing(host, playbook, extra_vars, message)
     finally:
         if case in CONFIGS:
             host.run("mv /etc/k0s/k0s.yaml.keep-for-test /etc/k0s/k0s.yaml")
-        host.run("systemctl reset-failed k0scontroller")
+        host.run("systemctl stop k0scontroller; systemctl reset-failed k0scontroller")
+
+
+def _crash_until_failed(host):
+    """Start the real controller on a k0s.yaml it refuses until systemd gives up on it.
+
+    k0s exits at once on a k0s.yaml that is not a mapping. The unit `k0s install controller` writes restarts it
+    (Restart=always, RestartSec=10) and is never "failed" on its own; it is when its start limit is hit
+    (StartLimitBurst=10 in StartLimitInterval=5), here by starting it again as each attempt exits, as a watchdog or
+    an operator retrying would; systemd then stops restarting it and leaves it failed with k0s's exit code.
+    """
+    unit = host.run("systemctl cat k0scontroller").stdout
+    assert "Restart=always" in unit and "StartLimitBurst=10" in unit, unit
+    host.run(
+        "for attempt in $(seq 60); do systemctl is-failed -q k0scontroller && break;"
+        " systemctl restart k0scontroller; sleep 0.2; done"
+    )
+    assert host.run("systemctl is-failed k0scontroller").stdout.strip() == "failed"
+    # Failed because k0s exited with an error and systemd then gave up restarting it.
+    result = sorted(host.run("systemctl show --property=Result,ExecMainStatus k0scontroller").stdout.split())
+    assert result == ["ExecMainStatus=1", "Result=exit-code"], result
+    # It was k0s that refused the list ("Error: ... cannot unmarshal array into Go value ...").
+    said = host.run("journalctl -u k0scontroller -o cat --no-pager -n 50").stdout
+    assert "Error: " in said and "cannot unmarshal array" in said, said
 
 
 def _fails_and_changes_nothing(host, playbook, extra_vars, message):
