@@ -249,6 +249,14 @@ if HAS_YAML:
     class _MaskLoader(NestingGuard, yaml.SafeLoader):  # pure-Python marks count characters, not bytes
         pass
 
+else:  # pragma: no cover - without PyYAML nothing is parsed, so nothing can nest too deep
+
+    class TooDeep(ValueError):
+        """The text nests more than :data:`MAX_NESTING` levels (never raised without PyYAML)."""
+
+    class NestingGuard:
+        """Mixin for a PyYAML loader; without PyYAML there is no loader to guard."""
+
 
 _FLAG = re.compile(r"(?P<name>--?[A-Za-z0-9][A-Za-z0-9_.\-]*)(?P<equals>=?)")
 

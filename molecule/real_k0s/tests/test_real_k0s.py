@@ -58,7 +58,7 @@ def admin_request(host, method: str, path: str, audit_id: str, body: dict | None
         command += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
     command.append(API + path)
     result = host.run(shlex.join(command))
-    text, _, code = result.stdout.rpartition("\n")
+    text, _newline, code = result.stdout.rpartition("\n")
     assert code.strip().isdigit(), (command, result.stdout, result.stderr)
     return int(code), text
 
@@ -165,7 +165,7 @@ def test_storage_is_still_kine(host):
     kine = host.run("ps -o args= -C kine").stdout.strip()
     assert kine.startswith("/var/lib/k0s/bin/kine "), kine
     assert "--endpoint=sqlite://file:/var/lib/k0s/db/state.db" in kine, kine
-    _, args = apiserver_process(host)
+    _account, args = apiserver_process(host)
     assert any(a == "--etcd-servers=unix:/run/k0s/kine/kine.sock:2379" for a in args), args
 
 
@@ -242,7 +242,7 @@ def test_the_canary_check_can_fail(host, playbook):
         canary = "canary-" + secrets.token_hex(16)
         audit_id = "control-" + secrets.token_hex(4)
         body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": audit_id}, "stringData": {"k": canary}}
-        code, _ = admin_request(host, "POST", "/api/v1/namespaces/default/secrets", audit_id, body)
+        code, _body = admin_request(host, "POST", "/api/v1/namespaces/default/secrets", audit_id, body)
         assert code == 201
         events = wait_for(host, [audit_id])[audit_id]
         assert {e["level"] for e in events} == {"RequestResponse"}

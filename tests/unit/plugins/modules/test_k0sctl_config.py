@@ -316,7 +316,7 @@ def test_a_refusal_naming_a_numeric_secret_hides_it(tmp_path, run):
 
 
 def _lines_with_endings(data: bytes) -> list:
-    return [line for line in data.splitlines(keepends=True)]
+    return data.splitlines(keepends=True)
 
 
 def test_mixed_line_endings_are_kept_line_by_line(tmp_path, run):
