@@ -18,7 +18,7 @@ from typing import Any
 
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_flags import AUDIT_FLAGS
 
-__all__ = ["audit_args", "find_live_apiserver"]
+__all__ = ["audit_args", "boot_time", "find_live_apiserver"]
 
 PROCESS_NAME = "kube-apiserver"
 
@@ -49,7 +49,8 @@ def audit_args(argv: list[str]) -> dict[str, str]:
     return flags
 
 
-def _boot_time(proc: str) -> float:
+def boot_time(proc: str) -> float:
+    """When the host booted (``btime`` of ``PROC/stat``), for a process's start time from its clock ticks."""
     with open(os.path.join(proc, "stat"), encoding="ascii") as handle:
         for line in handle:
             if line.startswith("btime "):
@@ -79,7 +80,7 @@ def find_live_apiserver(proc: str = "/proc") -> dict[str, Any] | None:
                 argv = [a.decode("utf-8", errors="replace") for a in handle.read().split(b"\0") if a]
             with open(os.path.join(base, "stat"), encoding="utf-8", errors="replace") as handle:
                 ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime
-            started = _boot_time(proc) + ticks / os.sysconf("SC_CLK_TCK")
+            started = boot_time(proc) + ticks / os.sysconf("SC_CLK_TCK")
         except (OSError, StopIteration, ValueError, IndexError):
             continue
         return {"pid": int(pid), "uid": uid, "started": started, "audit_args": audit_args(argv[1:])}

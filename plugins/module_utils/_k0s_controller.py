@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import audit_args
+from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import audit_args, boot_time
 from ansible_collections.k0rdent.audit.plugins.module_utils._systemd_unit import read_text
 
 try:
@@ -117,14 +117,6 @@ def _stat_fields(proc: str, pid: str) -> tuple[str, int, int]:
     return comm, int(rest[1]), int(rest[19])
 
 
-def _boot_time(proc: str) -> float:
-    with open(os.path.join(proc, "stat"), encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    return 0.0
-
-
 def find_supervised_apiserver(main_pid: int, proc: str = "/proc") -> dict[str, Any] | None:
     """``{pid, uid, started, audit_args}`` of the kube-apiserver in the process tree of ``main_pid``, or None.
 
@@ -168,7 +160,7 @@ def _read_process(proc: str, pid: int, ticks: int) -> dict[str, Any] | None:
             uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
         with open(os.path.join(base, "cmdline"), "rb") as handle:
             argv = [a.decode("utf-8", errors="replace") for a in handle.read().split(b"\0") if a]
-        started = _boot_time(proc) + ticks / os.sysconf("SC_CLK_TCK")
+        started = boot_time(proc) + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, StopIteration, ValueError, IndexError):
         return None
     return {"pid": pid, "uid": uid, "started": started, "audit_args": audit_args(argv[1:])}
