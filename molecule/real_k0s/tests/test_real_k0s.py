@@ -25,7 +25,11 @@ import yaml
 REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
+from _real_k0s import apiserver_account, apiserver_args  # noqa: E402
+
 from tests.collection_root import collections_root  # noqa: E402
+from tests.k0s.real_k0s import versions  # noqa: E402
 
 sys.path.insert(0, str(collections_root()))
 from ansible_collections.k0rdent.audit.plugins.plugin_utils._audit_policy_validate import evaluate  # noqa: E402
@@ -38,15 +42,6 @@ PKI = "/var/lib/k0s/pki"
 API = "https://127.0.0.1:6443"
 # The canary: random, so that finding it anywhere means it was logged by this run.
 CANARY = "canary-" + secrets.token_hex(16)
-
-
-def versions() -> dict:
-    found = {}
-    for line in (REPO / "tests" / "k0s" / "versions.env").read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            found[key] = value
-    return found
 
 
 def admin_request(host, method: str, path: str, audit_id: str, body: dict | None = None, max_time: int = 10):
@@ -140,16 +135,9 @@ def test_the_unit_is_the_one_k0s_install_controller_wrote(host):
     assert re.search(r"^ExecStart=/usr/local/bin/k0s controller --config=/etc/k0s/k0s.yaml ", unit, re.M), unit
 
 
-def apiserver_process(host) -> tuple[str, list]:
-    line = host.run("ps -o user:32=,group:32=,args= -C kube-apiserver").stdout.strip()
-    assert line, "kube-apiserver is not running"
-    user, group, *args = line.split()
-    return f"{user}:{group}", args
-
-
 def test_the_live_api_server_runs_with_the_audit_flags_as_k0s_starts_it(host):
-    account, args = apiserver_process(host)
-    assert account == "kube-apiserver:root"  # k0s sets the uid only: gid 0, no supplementary groups
+    args = apiserver_args(host)
+    assert apiserver_account(host) == "kube-apiserver:root"  # k0s sets the uid only: gid 0, no supplementary groups
     assert args[0] == "/var/lib/k0s/bin/kube-apiserver"
     assert f"--audit-policy-file={POLICY}" in args
     assert f"--audit-log-path={LOG}" in args
@@ -165,7 +153,7 @@ def test_storage_is_still_kine(host):
     kine = host.run("ps -o args= -C kine").stdout.strip()
     assert kine.startswith("/var/lib/k0s/bin/kine "), kine
     assert "--endpoint=sqlite://file:/var/lib/k0s/db/state.db" in kine, kine
-    _account, args = apiserver_process(host)
+    args = apiserver_args(host)
     assert any(a == "--etcd-servers=unix:/run/k0s/kine/kine.sock:2379" for a in args), args
 
 
