@@ -164,41 +164,33 @@ def _euid():
     return os.geteuid()
 
 
-def _user(option, name, planned=()):
-    """The uid ``name`` (a user name or a numeric id) stands for; None when the option is left out.
+def _account_id(option, name, planned, lookup, kind, made, numeric):
+    """The id ``name`` (a name or a numeric id) stands for in ``lookup`` (pwd or grp); None when left out.
 
     In check mode, an account an earlier task of the run makes (``planned``) does not exist yet: its name stands
-    for its uid then, which differs from every uid on the host, so the change is predicted, never applied.
+    for its id then, which differs from every id on the host, so the change is predicted, never applied.
     """
     if name is None or name == "":
         return None
     if name.isdigit():
         return int(name)
     try:
-        return pwd.getpwnam(name).pw_uid
+        return lookup(name)[2]  # pw_uid, gr_gid
     except KeyError:
         if name in planned:
             return name
         raise _Refused(
-            f"{option} is {name!r}, which is no user on this host: create the account first, or give another user "
-            "name or a numeric uid."
+            f"{option} is {name!r}, which is no {kind} on this host: create the {made} first, or give another {kind} "
+            f"name or a numeric {numeric}."
         ) from None
+
+
+def _user(option, name, planned=()):
+    return _account_id(option, name, planned, pwd.getpwnam, "user", "account", "uid")
 
 
 def _group(option, name, planned=()):
-    if name is None or name == "":
-        return None
-    if name.isdigit():
-        return int(name)
-    try:
-        return grp.getgrnam(name).gr_gid
-    except KeyError:
-        if name in planned:
-            return name
-        raise _Refused(
-            f"{option} is {name!r}, which is no group on this host: create the group first, or give another group "
-            "name or a numeric gid."
-        ) from None
+    return _account_id(option, name, planned, grp.getgrnam, "group", "group", "gid")
 
 
 def _mode(option, value):
