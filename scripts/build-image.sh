@@ -2,13 +2,14 @@
 # Build a Debian systemd image for the Molecule test hosts from Debian's archive (no container registry needed).
 #   scripts/build-image.sh [bookworm|trixie]   -> image k0s-audit-systemd:<release>
 # Both releases carry python3-ruamel.yaml so k0s_config can keep comments; a scenario that wants the PyYAML
-# fallback removes it in its prepare step; acl gives ansible.posix.acl its setfacl. The image is built once and reused:
-# the build is skipped when an image built from the same package list exists (set K0S_AUDIT_REBUILD_IMAGE=1 to
-# force it). The archive's address is read from this machine's apt configuration.
+# fallback removes it in its prepare step; acl gives ansible.posix.acl its setfacl; openssh-server is what the real
+# k0sctl connects to (the k0sctl scenario runs `k0sctl apply` over SSH to the host itself). The image is built once
+# and reused: the build is skipped when an image built from the same package list exists (set
+# K0S_AUDIT_REBUILD_IMAGE=1 to force it). The archive's address is read from this machine's apt configuration.
 set -euo pipefail
 release=${1:-bookworm}
 image="k0s-audit-systemd:$release"
-packages=systemd,systemd-sysv,passwd,python3,python3-yaml,sudo,procps,python3-ruamel.yaml,openssl,ca-certificates,iproute2,curl,e2fsprogs,acl
+packages=systemd,systemd-sysv,passwd,python3,python3-yaml,sudo,procps,python3-ruamel.yaml,openssl,ca-certificates,iproute2,curl,e2fsprogs,acl,openssh-server
 stamp=$(printf '%s' "$packages" | sha256sum | cut -c1-16)
 if [ -z "${K0S_AUDIT_REBUILD_IMAGE:-}" ] &&
   [ "$(docker image inspect -f '{{ index .Config.Labels "k0s-audit.packages" }}' "$image" 2>/dev/null)" = "$stamp" ]; then

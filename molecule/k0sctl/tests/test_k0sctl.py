@@ -1,24 +1,27 @@
-"""k0sctl-managed controllers on the real k0s: refuse by default with the YAML for k0sctl.yaml; opt-in patches;
-playbook k0sctl.
+"""k0sctl-managed controllers on the real k0s: refuse by default with the YAML for k0sctl.yaml; opt-in patches, which
+the next real `k0sctl apply` reverts; playbook k0sctl, whose k0sctl.yaml a real `k0sctl apply` rolls out.
 
-The host runs the real k0s and kube-apiserver (scripts/build-k0s.sh). Restarts are read from what they say
+The host runs the real k0s and kube-apiserver, installed by the real k0sctl over SSH (scripts/build-k0s.sh; prepare
+keeps the k0sctl.yaml it applied at /root/k0sctl.yaml). Restarts are read from what they say
 themselves: each start of the unit and of kube-apiserver (with the flags it parsed) in the controller's journal, and
 the live kube-apiserver's command line (molecule/shared/tests/_real_k0s.py).
 """
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "tests"))
-from _real_k0s import apiserver_args, apiserver_starts, controller_starts
+from _real_k0s import apiserver_account, apiserver_args, apiserver_starts, controller_starts, serving_again
 
 CONFIG = "/etc/k0s/k0s.yaml"
 POLICY = "/etc/k0s/audit-policy.yaml"
 LOG = "/var/log/k0s/audit.log"
+APPLIED = "/root/k0sctl.yaml"  # what prepare's `k0sctl apply` installed the host from
 K0SCTL_YAML = """\
 apiVersion: k0sctl.k0sproject.io/v1beta1
 kind: Cluster
@@ -43,6 +46,17 @@ spec:
 def _starts(host):
     """The unit's starts and kube-apiserver's starts (their pids), as the journal shows them."""
     return controller_starts(host), [start.pid for start in apiserver_starts(host)]
+
+
+def _k0sctl_apply(host, path: str) -> str:
+    """Run the real k0sctl on the host (it connects over SSH to the host's own sshd), as an operator would."""
+    result = host.run(f"cd /root && /opt/k0s/bin/k0sctl apply --config {path} --timeout 5m")
+    assert result.rc == 0, (result.stdout + result.stderr)[-4000:]
+    return result.stdout + result.stderr
+
+
+def _audit_flags(args: list[str]) -> list[str]:
+    return [arg for arg in args if arg.startswith("--audit-")]
 
 
 def _host_state(host):
@@ -81,6 +95,21 @@ def test_the_opt_in_run_warns_that_k0sctl_reverts_it(playbook):
     assert "the next k0sctl apply removes the audit flags again" in result.stdout
 
 
+def test_the_next_k0sctl_apply_reverts_the_opt_in_run_as_the_role_warns(host):
+    # The k0sctl.yaml that installed the host has no audit flags: a real `k0sctl apply` of it rewrites k0s.yaml from
+    # spec.k0s.config and restarts k0s, and the audit flags the opt-in run wrote are gone.
+    assert _audit_flags(apiserver_args(host))
+    before = len(apiserver_starts(host))
+    output = _k0sctl_apply(host, APPLIED)
+    assert "restarting k0s service" in output
+    starts = serving_again(host, before)
+    assert starts[-1].flags["audit-log-path"] == ""
+    assert _audit_flags(apiserver_args(host)) == []
+    text = host.file(CONFIG).content_string
+    assert text.startswith("# generated-by-k0sctl")
+    assert "audit" not in text
+
+
 def test_the_default_run_refuses_and_leaves_the_host_byte_identical(host, playbook):
     host.run("cp -p /root/k0s.yaml.prepared " + CONFIG)
     before = _host_state(host)
@@ -112,3 +141,32 @@ def test_playbook_k0sctl_patches_k0sctl_yaml_and_leaves_the_host_file(host, play
     again = playbook("k0rdent.audit.k0sctl", "-e", "k0s_audit_k0sctl_config=%s" % k0sctl_yaml)
     assert "already has the audit flags" in again.stdout
     assert _starts(host) == before
+
+
+def test_k0sctl_apply_of_the_k0sctl_yaml_playbook_k0sctl_patched_rolls_the_flags_out(host, playbook, tmp_path):
+    # The operator's round trip: playbook k0sctl patches the k0sctl.yaml that installed the host (on the Ansible
+    # controller; the test carries it there and back), then the real `k0sctl apply` of it restarts k0s with the flags.
+    k0sctl_yaml = tmp_path / "k0sctl.yaml"
+    k0sctl_yaml.write_text(host.file(APPLIED).content_string)
+    playbook("k0rdent.audit.k0sctl", "-e", "k0s_audit_k0sctl_config=%s" % k0sctl_yaml)
+    patched = base64.b64encode(k0sctl_yaml.read_bytes()).decode()
+    assert host.run(f"echo {patched} | base64 -d > /root/k0sctl-audit.yaml").rc == 0
+    assert not _audit_flags(apiserver_args(host))
+    before = len(apiserver_starts(host))
+    size_before = host.file(LOG).size  # written by the opt-in run's kube-apiserver, idle since the revert
+    _k0sctl_apply(host, "/root/k0sctl-audit.yaml")
+    starts = serving_again(host, before)
+    assert starts[-1].flags["audit-log-path"] == LOG and starts[-1].flags["audit-policy-file"] == POLICY
+    args = apiserver_args(host)
+    assert f"--audit-policy-file={POLICY}" in args and f"--audit-log-path={LOG}" in args, args
+    assert "--audit-log-maxage=7" in args, args
+    text = host.file(CONFIG).content_string
+    assert text.startswith("# generated-by-k0sctl")
+    assert yaml.safe_load(text)["spec"]["api"]["extraArgs"]["audit-log-path"] == LOG
+    assert yaml.safe_load(text)["spec"]["storage"] == {"type": "kine"}
+    result = host.run(f"/usr/local/bin/k0s config validate --config {CONFIG}")
+    assert result.rc == 0, result.stderr
+    # The log is written by kube-apiserver's own account, in the directory the role prepared for it.
+    log = host.file(LOG)
+    assert log.size > size_before, "the kube-apiserver k0sctl restarted wrote no audit event"
+    assert log.user == apiserver_account(host).split(":")[0] == "kube-apiserver"

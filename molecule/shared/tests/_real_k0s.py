@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from dataclasses import dataclass, field
 
-__all__ = ["ApiserverStart", "apiserver_account", "apiserver_args", "apiserver_starts", "controller_starts"]
+__all__ = [
+    "ApiserverStart",
+    "apiserver_account",
+    "apiserver_args",
+    "apiserver_starts",
+    "controller_starts",
+    "serving_again",
+]
 
 UNIT = "k0scontroller"
 _STARTED = re.compile(r'msg="Started successfully, go nuts pid (\d+)" component=kube-apiserver')
@@ -57,3 +65,22 @@ def controller_starts(host, unit: str = UNIT) -> int:
     """How often systemd started the controller's unit."""
     journal = host.run(f"journalctl -u {shlex.quote(unit)} -o cat --no-pager").stdout
     return sum(1 for line in journal.splitlines() if line.startswith(f"Started {unit}.service"))
+
+
+def serving_again(host, starts_before: int, timeout: float = 180.0) -> list[ApiserverStart]:
+    """Wait until kube-apiserver started at least once more than ``starts_before`` times, the newest start is the live
+    process and the controller serves /readyz; kube-apiserver's starts, oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        starts = apiserver_starts(host)
+        live = host.run("pgrep -x kube-apiserver").stdout.split()
+        if (
+            len(starts) > starts_before
+            and live == [str(starts[-1].pid)]
+            and host.run("/usr/local/bin/k0s kubectl get --raw=/readyz").stdout.strip() == "ok"
+        ):
+            return starts
+        if time.monotonic() > deadline:
+            journal = host.run(f"journalctl -u {UNIT} -n 20 -o cat --no-pager").stdout
+            raise AssertionError(f"kube-apiserver did not serve again within {timeout:.0f} s:\n{journal}")
+        time.sleep(2)
