@@ -169,16 +169,18 @@ def foreign_files(dirs, paths):
 
 
 def stat_path(path):
+    """What the path leads to, as the role compares it with what it wants: a symbolic link is followed, as
+    kube-apiserver and the role's writes follow it (a link that leads nowhere does not exist)."""
     try:
-        st = os.lstat(path)
+        st = os.stat(path)
     except OSError:
         return {"exists": False}
     checksum = None
     if stat.S_ISREG(st.st_mode):
         digest = hashlib.sha1()  # the checksum Ansible's file modules report
-        # O_NONBLOCK: a FIFO put in place of the file after the lstat is not waited on; fstat checks it again.
+        # O_NONBLOCK: a FIFO put in place of the file after the stat is not waited on; fstat checks it again.
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             fd = -1  # replaced or removed meanwhile: no checksum
         if fd >= 0:
@@ -190,7 +192,6 @@ def stat_path(path):
     return {
         "exists": True,
         "isdir": stat.S_ISDIR(st.st_mode),
-        "islnk": stat.S_ISLNK(st.st_mode),
         "owner": name_of(pwd.getpwuid, st.st_uid),
         "group": name_of(grp.getgrgid, st.st_gid),
         "mode": "%04o" % stat.S_IMODE(st.st_mode),

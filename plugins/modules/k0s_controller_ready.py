@@ -11,13 +11,17 @@ version_added: 0.2.0
 author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Polls, on the controller itself, until the API server answers C(GET https://127.0.0.1:PORT/readyz) with 200
+    and, when O(log_path) is given, the audit log exists and has grown since O(log_before) (or was replaced by a
+    new file).
   - k0s starts kube-apiserver with C(--anonymous-auth=false), so an anonymous C(/readyz) is refused with 401; the
     module asks as k0s's admin, with the client certificate k0s writes (C(DATA_DIR/pki/admin.crt) and C(admin.key)),
     when they exist, and anonymously otherwise.
-    and, when O(log_path) is given, the audit log exists and has grown since O(log_before) (or was replaced by a
-    new file).
-  - Stops waiting as soon as systemd reports the unit C(failed), instead of running into the timeout, and returns
-    the controller's own last error lines from its journal, so the caller can quote them.
+  - Stops waiting, instead of running into the timeout, as soon as systemd reports the unit C(failed), or k0s has
+    respawned kube-apiserver O(respawn_limit) times in the unit's current run. The unit k0s writes has
+    C(Restart=always) and k0s's supervisor respawns a kube-apiserver that exits (every 5 seconds, logging
+    C(respawning in 5s) for it), so a kube-apiserver that cannot start leaves the unit C(active), not C(failed).
+  - Returns the controller's own journal lines of its current run, so the caller can quote them; kube-apiserver's
+    list of parsed flags (C(FLAG:) lines) is left out, and after respawns the lines end at its last exit.
   - Reads only; it never fails because the controller is not ready. The caller judges RV(ready).
 options:
   service:
@@ -49,6 +53,13 @@ options:
     description: Seconds to wait, once /readyz answers, for the audit log to grow.
     type: int
     default: 30
+  respawn_limit:
+    description: >-
+      Stop waiting once k0s has respawned kube-apiserver this many times since the restart (the unit's current
+      systemd invocation); C(0) waits for O(timeout) whatever happens.
+    type: int
+    default: 3
+    version_added: 0.3.0
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -82,7 +93,8 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "{{ ready.reason }}: {{ ready.journal | join(' / ') }}"
   when: not ready.ready
-  # "k0scontroller failed after the restart: ... Error: ... audit-policy-file ..." from the controller's journal
+  # "kube-apiserver exited 3 times after the restart of k0scontroller (k0s respawns it): ... \"command failed\"
+  #  err=\"ensureLogFile: open /var/log/k0s/audit.log: permission denied\" ..." from the controller's journal
 """
 
 RETURN = r"""
@@ -94,7 +106,7 @@ reason:
   description: Why it is not ready, one sentence; empty when it is.
   returned: always
   type: str
-  sample: k0scontroller failed after the restart
+  sample: kube-apiserver exited 3 times after the restart of k0scontroller (k0s respawns it)
 state:
   description: The unit's ActiveState when the wait ended.
   returned: always
@@ -102,10 +114,17 @@ state:
   sample: active
 journal:
   description: >-
-    The last journal lines (at most 15) of the unit's current run (its systemd invocation) when it is not ready.
+    The last journal lines (at most 15) of the unit's current run (its systemd invocation) when it is not ready,
+    without kube-apiserver's C(FLAG:) lines; after respawns of kube-apiserver, those up to its last exit.
   returned: always
   type: list
   elements: str
+respawns:
+  description: How often k0s respawned kube-apiserver in the unit's current run, as far as the wait saw.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.3.0
 waited:
   description: Seconds waited.
   returned: always
@@ -113,6 +132,7 @@ waited:
 """
 
 import os
+import re
 import time
 from http.client import HTTPException
 from urllib.error import URLError
@@ -121,6 +141,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 _POLL_SECONDS = 1.0
+_JOURNAL_LINES = 15
+# k0s's supervisor (pkg/supervisor/supervisor.go) logs through logrus: msg first, then the fields, sorted.
+_RESPAWN = re.compile(r'msg="respawning in [^"]*" component=kube-apiserver(?: |$)')
+# kube-apiserver at --v=1 prints every flag it parsed, about 300 lines a start (k8s.io/component-base/cli/flag).
+_FLAG_LINE = re.compile(r"\] FLAG: --[\w-]+=")
 
 
 def _unit_state(module, service):
@@ -161,12 +186,26 @@ def log_grew(path, before):
 
 
 def _journal(module, service):
-    """The last lines the unit's current run logged: its InvocationID selects exactly the run after the restart."""
+    """The lines the unit's current run logged: its InvocationID selects exactly the run after the restart."""
     rc, out, _err = module.run_command(["systemctl", "show", "--property=InvocationID", "--value", service])
     invocation = out.strip() if rc == 0 else ""
     match = ["_SYSTEMD_INVOCATION_ID=%s" % invocation] if invocation else ["-u", service]
-    rc, out, _err = module.run_command(["journalctl", "--no-pager", "-o", "cat", "-n", "15", *match])
-    return [line for line in out.splitlines() if line.strip()] if rc == 0 else []
+    rc, out, _err = module.run_command(["journalctl", "--no-pager", "-o", "cat", *match])
+    return out.splitlines() if rc == 0 else []
+
+
+def respawns(lines):
+    """How often k0s respawned kube-apiserver in these journal lines."""
+    return sum(1 for line in lines if _RESPAWN.search(line))
+
+
+def quoted(lines):
+    """The lines worth quoting: without kube-apiserver's flag list, and ending at its last exit when it exited."""
+    exits = [i for i, line in enumerate(lines) if _RESPAWN.search(line)]
+    if exits:
+        lines = lines[: exits[-1] + 1]
+    kept = [line for line in lines if line.strip() and not _FLAG_LINE.search(line)]
+    return kept[-_JOURNAL_LINES:]
 
 
 def main():
@@ -179,18 +218,27 @@ def main():
             "log_path": {"type": "path"},
             "log_before": {"type": "dict", "default": {}},
             "log_timeout": {"type": "int", "default": 30},
+            "respawn_limit": {"type": "int", "default": 3},
         },
         supports_check_mode=True,
     )
     params = module.params
     start = time.time()
     deadline = start + (0 if module.check_mode else params["timeout"])
-    reason, state = "", "unknown"
+    reason, state, seen = "", "unknown", 0
     while True:
         state = _unit_state(module, params["service"])
         if state == "failed":
             reason = "%s failed after the restart" % params["service"]
             break
+        if params["respawn_limit"] > 0:
+            seen = respawns(_journal(module, params["service"]))
+            if seen >= params["respawn_limit"]:
+                reason = "kube-apiserver exited %d times after the restart of %s (k0s respawns it)" % (
+                    seen,
+                    params["service"],
+                )
+                break
         if _readyz(params["port"], admin_credentials(params["data_dir"])):
             break
         if time.time() >= deadline:
@@ -217,7 +265,8 @@ def main():
         ready=not reason,
         reason=reason,
         state=state,
-        journal=_journal(module, params["service"]) if reason else [],
+        journal=quoted(_journal(module, params["service"])) if reason else [],
+        respawns=seen,
         waited=round(time.time() - start, 1),
     )
 

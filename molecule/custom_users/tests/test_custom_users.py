@@ -11,6 +11,7 @@ from _real_k0s import apiserver_account, apiserver_args, apiserver_starts
 
 PKI = "/var/lib/k0s/pki"
 LOG = "/var/log/k0s/audit.log"
+TARGET = "/srv/k0s-audit"  # where the log directory /var/log/k0s, a symbolic link, points
 
 
 def test_k0s_install_controller_created_the_users_the_file_names(host):
@@ -20,14 +21,20 @@ def test_k0s_install_controller_created_the_users_the_file_names(host):
         assert user.home == "/var/lib/k0s" and user.shell.endswith("nologin"), (name, user.home, user.shell)
 
 
-def test_the_log_directory_is_owned_by_the_configured_user(host):
-    directory = host.file("/var/log/k0s")
-    assert directory.user == "custom-api"
-    assert directory.group == "custom-api"
+def test_the_log_directory_link_stays_a_link(host):
+    link = host.file("/var/log/k0s")
+    assert link.is_symlink and link.linked_to == TARGET
 
 
-def test_the_real_account_has_rwx_through_an_acl(host):
-    acl = host.run("getfacl -cp /var/log/k0s").stdout.splitlines()
+def test_the_directory_the_link_points_to_is_owned_by_the_configured_user(host):
+    directory = host.file(TARGET)
+    assert directory.is_directory and not directory.is_symlink
+    # 0750 asked; with the ACL entry, the group bits show the ACL mask (rwx).
+    assert (directory.user, directory.group, directory.mode) == ("custom-api", "custom-api", 0o770)
+
+
+def test_the_real_account_has_rwx_through_an_acl_on_the_directory_the_link_points_to(host):
+    acl = host.run(f"getfacl -cpP {TARGET}").stdout.splitlines()  # -P: the directory itself, no link followed
     assert "user:kube-apiserver:rwx" in acl
     assert "mask::rwx" in acl
     assert "group::r-x" in acl

@@ -61,6 +61,51 @@ def test_a_failed_unit_ends_the_wait_at_once_and_quotes_the_controller(fake_syst
     assert result["changed"] is False
 
 
+# What the real k0s v1.33 logs (journalctl -o cat) when kube-apiserver cannot open its audit log: each start prints
+# its parsed flags, fails, and k0s's supervisor respawns it; the unit stays active.
+_APISERVER_START = (
+    'time="t" level=info msg="I1208 02:18:37.343777     598 flags.go:64] FLAG: --audit-log-path="/var/log/k0s/'
+    'audit.log"" component=kube-apiserver stream=stderr\n'
+    'time="t" level=info msg="I1208 02:18:37.350053     598 server.go:147] Version: v1.33.4+k0s"'
+    " component=kube-apiserver stream=stderr\n"
+)
+_APISERVER_EXIT = (
+    'time="t" level=info msg="E1208 02:18:37.490385     598 run.go:72] "command failed" err="ensureLogFile: open'
+    ' /var/log/k0s/audit.log: permission denied"" component=kube-apiserver stream=stderr\n'
+    'time="t" level=warning msg="Failed to wait for process" component=kube-apiserver error="exit status 1"\n'
+    'time="t" level=info msg="respawning in 5s" component=kube-apiserver\n'
+)
+
+
+def test_respawns_of_kube_apiserver_end_the_wait_and_quote_its_last_exit(fake_systemd, run):
+    journal = 'time="t" level=info msg="Started successfully, go nuts pid 598" component=kube-apiserver\n'
+    journal += (_APISERVER_START + _APISERVER_EXIT) * 3 + _APISERVER_START
+    fake_systemd("active", journal.replace("\\", "\\\\").replace("\n", "\\n"))
+    start = time.monotonic()
+    result = run(port=_closed_port(), timeout=60)
+    assert time.monotonic() - start < 10
+    assert result["ready"] is False and result["state"] == "active" and result["respawns"] == 3
+    assert result["reason"] == "kube-apiserver exited 3 times after the restart of k0scontroller (k0s respawns it)"
+    assert result["journal"][-1].endswith('msg="respawning in 5s" component=kube-apiserver')
+    assert "ensureLogFile: open /var/log/k0s/audit.log: permission denied" in result["journal"][-3]
+    assert not [line for line in result["journal"] if "FLAG:" in line]
+
+
+def test_fewer_respawns_than_the_limit_or_a_limit_of_0_wait_for_the_timeout(fake_systemd, run):
+    fake_systemd("active", (_APISERVER_START + _APISERVER_EXIT).replace("\\", "\\\\").replace("\n", "\\n"))
+    port = _closed_port()
+    for limit in (2, 0):
+        result = run(port=port, timeout=1, respawn_limit=limit)
+        assert result["reason"] == "k0scontroller did not serve /readyz on port %d within 1 s" % port
+    # Another component's respawn is not kube-apiserver's.
+    assert k0s_controller_ready.respawns(['msg="respawning in 5s" component=kine']) == 0
+
+
+def test_quoted_lines_without_exits_are_the_last_ones_without_flags():
+    lines = ["line %d" % i for i in range(20)] + ['I1208 1 flags.go:64] FLAG: --v="1"', ""]
+    assert k0s_controller_ready.quoted(lines) == ["line %d" % i for i in range(5, 20)]
+
+
 def test_no_readyz_within_the_timeout(fake_systemd, run):
     fake_systemd("activating")
     port = _closed_port()

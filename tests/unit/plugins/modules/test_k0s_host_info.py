@@ -63,12 +63,32 @@ def test_stat_reports_what_the_role_compares(tmp_path):
     policy.write_text("rules: []\n")
     os.chmod(policy, 0o644)
     found = _host_access.stat_path(str(policy))
-    assert found["exists"] and not found["isdir"] and not found["islnk"]
+    assert found["exists"] and not found["isdir"]
     assert found["mode"] == "0644"
     assert found["checksum"] == "6086d66762cb8b9581d573d3ddaa15929da10b91"  # sha1 of "rules: []\n"
     directory = _host_access.stat_path(str(tmp_path))
     assert directory["isdir"] and directory["checksum"] is None
     assert _host_access.stat_path(str(tmp_path / "missing")) == {"exists": False}
+
+
+def test_stat_follows_a_symbolic_link_to_what_the_writes_change(tmp_path):
+    # A symlinked log directory or policy is compared by what it leads to, so a run that finds the directory and
+    # the policy as wanted skips their task (the role's second run changes nothing).
+    directory, policy = tmp_path / "target", tmp_path / "policy.yaml"
+    directory.mkdir(mode=0o750)
+    os.chmod(directory, 0o750)
+    policy.write_text("rules: []\n")
+    (tmp_path / "logs").symlink_to(directory)
+    (tmp_path / "policy-link.yaml").symlink_to(policy)
+    assert _host_access.stat_path(str(tmp_path / "logs")) == _host_access.stat_path(str(directory))
+    assert _host_access.stat_path(str(tmp_path / "logs"))["mode"] == "0750"
+    linked = _host_access.stat_path(str(tmp_path / "policy-link.yaml"))
+    assert linked["checksum"] == "6086d66762cb8b9581d573d3ddaa15929da10b91" and not linked["isdir"]
+    (tmp_path / "nowhere").symlink_to(tmp_path / "missing")
+    assert _host_access.stat_path(str(tmp_path / "nowhere")) == {"exists": False}
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "fifo-link").symlink_to(tmp_path / "fifo")
+    assert _host_access.stat_path(str(tmp_path / "fifo-link"))["checksum"] is None  # never opened
 
 
 def test_the_unit_names_the_config_file_as_k0s_install_writes_it():
