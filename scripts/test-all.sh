@@ -3,6 +3,11 @@
 #   scripts/test-all.sh            all stages
 #   scripts/test-all.sh unit lint  only those stages (lint, sanity, unit, molecule, build)
 #   K0S_AUDIT_SCENARIOS="default rollback" scripts/test-all.sh molecule
+#   K0S_AUDIT_LANES=1 scripts/test-all.sh molecule   one scenario at a time (default: two at once)
+# Molecule scenarios run in K0S_AUDIT_LANES lanes that take the next scenario from one queue. The test hosts run real
+# k0s controllers (about 450 MiB each), and at most three run at once: a scenario with more hosts than a lane may
+# have runs alone, after the lanes, and only one scenario with more than one host runs at a time. Each scenario's
+# output is kept and printed whole, in the order of the list, when all are done.
 # Needs a Docker engine for the Molecule stage (scripts/docker-engine.sh starts one). Ends with one plain line
 # "N passed, N failed": every pytest test (unit, integration, Molecule verifiers) and every other check counts one.
 set -uo pipefail
@@ -54,6 +59,36 @@ timed() { # label command...
   return $rc
 }
 
+max_hosts=3 # real controllers at once
+scenario_hosts() { # scenario -> how many test hosts it starts (its platforms, else the base config's one)
+  python3 - "molecule/$1/molecule.yml" <<'PY'
+import sys, yaml
+print(len((yaml.safe_load(open(sys.argv[1])) or {}).get("platforms") or [None]))
+PY
+}
+run_scenario() { # scenario lane: one Molecule scenario, its output, junit report and exit code into $results
+  local start=$SECONDS rc hosts
+  hosts=$(scenario_hosts "$1")
+  echo "=== molecule $1 (lane $2, $hosts host(s))"
+  if [ "$hosts" -gt 1 ]; then # one scenario of several hosts at a time
+    flock "$results/multi.lock" env K0S_AUDIT_JUNIT="$results/molecule-$1.xml" molecule test -s "$1" >"$results/$1.log" 2>&1
+  else
+    K0S_AUDIT_JUNIT="$results/molecule-$1.xml" molecule test -s "$1" >"$results/$1.log" 2>&1
+  fi
+  rc=$?
+  echo "$rc $((SECONDS - start))" >"$results/$1.rc"
+  echo "=== molecule $1: exit $rc after $((SECONDS - start)) s"
+}
+run_lane() { # lane: take the next scenario from the queue until it is empty
+  local index scenario
+  while true; do
+    index=$(flock "$results/next" sh -c 'n=$(cat "$1"); echo $((n + 1)) >"$1"; echo "$n"' sh "$results/next")
+    scenario=$(sed -n "$((index + 1))p" "$results/queue")
+    [ -n "$scenario" ] || return 0
+    run_scenario "$scenario" "$1"
+  done
+}
+
 for stage in "${stages[@]}"; do
   case "$stage" in
   lint)
@@ -95,11 +130,23 @@ for stage in "${stages[@]}"; do
     if [[ " $scenarios " == *" debian13 "* ]]; then
       timed "image trixie" scripts/build-image.sh trixie; record "image trixie" $?
     fi
+    lanes=${K0S_AUDIT_LANES:-2}
+    queue=() solo=()
     for scenario in $scenarios; do
-      export K0S_AUDIT_JUNIT="$results/molecule-$scenario.xml"
-      timed "molecule $scenario" molecule test -s "$scenario"
-      rc=$?
-      if [ -f "$K0S_AUDIT_JUNIT" ]; then count_junit "molecule $scenario" "$K0S_AUDIT_JUNIT" $rc; else record "molecule $scenario" $rc; fi
+      hosts=$(scenario_hosts "$scenario")
+      if [ "$hosts" -gt 1 ] && [ $((hosts + lanes - 1)) -gt "$max_hosts" ]; then solo+=("$scenario"); else queue+=("$scenario"); fi
+    done
+    printf '%s\n' "${queue[@]}" >"$results/queue"
+    echo 0 >"$results/next"
+    for ((lane = 1; lane <= lanes; lane++)); do run_lane "$lane" & done
+    wait
+    for scenario in "${solo[@]}"; do run_scenario "$scenario" solo; done
+    for scenario in $scenarios; do
+      cat "$results/$scenario.log"
+      read -r rc took <"$results/$scenario.rc"
+      timings+=("molecule $scenario: $took s (exit $rc)")
+      junit="$results/molecule-$scenario.xml"
+      if [ -f "$junit" ]; then count_junit "molecule $scenario" "$junit" "$rc"; else record "molecule $scenario" "$rc"; fi
     done
     ;;
   *)
