@@ -91,8 +91,8 @@ options:
   stat_paths:
     description:
       - Paths whose owner, group, mode and (for regular files) SHA-1 checksum are returned in RV(stats), so the
-        caller can skip a task whose target is already as wanted. A symbolic link is followed: the attributes are
-        those of what it leads to, which is what the role's writes change.
+        caller can skip a task whose target is already as wanted. A symbolic link is followed (the attributes are
+        those of what it leads to, which is what the role's writes change).
     type: list
     elements: path
     default: []
