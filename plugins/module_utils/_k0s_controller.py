@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ansible_collections.k0rdent.audit.plugins.module_utils._go_values import parse_go_bool
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import audit_args, boot_time
 from ansible_collections.k0rdent.audit.plugins.module_utils._systemd_unit import read_text
 
@@ -71,7 +72,8 @@ def parse_controller_args(argv: list[str]) -> dict[str, Any]:
         elif name.startswith("-c") and not name.startswith("--") and len(name) > 2:
             found["config_path"], found["config_from_unit"] = arg[2:], True  # -cPATH
         elif name in bools:
-            found[bools[name]] = value.lower() in ("", "1", "t", "true") if sep else True
+            # k0s's flags are pflag's: --single=VALUE is strconv.ParseBool; k0s does not start on any other word.
+            found[bools[name]] = bool(parse_go_bool(value)[0]) if sep else True
     return found
 
 

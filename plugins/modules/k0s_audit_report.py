@@ -280,6 +280,7 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report import
     retention,
 )
 from ansible_collections.k0rdent.audit.plugins.module_utils._audit_report_retention import GO_INT_MAX
+from ansible_collections.k0rdent.audit.plugins.module_utils._go_values import parse_go_bool, parse_go_int
 from ansible_collections.k0rdent.audit.plugins.module_utils._k0s_apiserver import find_live_apiserver
 
 _FLAGS = (
@@ -341,9 +342,14 @@ def _settings(module, params, warnings):
         if flag in flags:
             value = flags[flag]
             if key != "log_path":
-                try:
-                    value = max(0, min(int(value), GO_INT_MAX))
-                except ValueError:
+                # The running kube-apiserver accepted it as pflag does (strconv.ParseInt(s, 0, 64): 0x10, 1_000);
+                # a number beyond any int64 (never accepted) is taken as the nearest bound.
+                number, error = parse_go_int(value)
+                if error == "range":
+                    number = 0 if value.startswith("-") else GO_INT_MAX
+                if number is not None:
+                    value = max(0, min(number, GO_INT_MAX))
+                else:
                     module.fail_json(
                         msg="kube-apiserver (pid %d) has --%s=%s, which is not a whole number; fix the flag in the"
                         " k0s config (spec.api.extraArgs)." % (live["pid"], flag, value)
@@ -357,7 +363,7 @@ def _settings(module, params, warnings):
         else:
             settings[key], settings["sources"][key] = params[key], "option"
     if "audit-log-compress" in flags:
-        settings["compress"] = flags["audit-log-compress"].lower() in ("true", "1", "t")
+        settings["compress"] = bool(parse_go_bool(flags["audit-log-compress"])[0])  # strconv.ParseBool, as pflag
         settings["sources"]["compress"] = "process"
     else:
         settings["compress"], settings["sources"]["compress"] = params["compress"], "option"

@@ -118,6 +118,24 @@ def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
     assert out["report"]["top_rules"] == [{"rule": "rules[0]", "events": 20, "bytes": out["report"]["bytes"]}]
 
 
+def test_live_numbers_and_booleans_are_read_as_kube_apiserver_read_them(run, logs, tmp_path):
+    # pflag: integers are strconv.ParseInt(s, 0, 64) (base prefixes, underscores), booleans strconv.ParseBool.
+    directory, _size = logs
+    live = {
+        "pid": 78,
+        "audit_args": {
+            "audit-log-path": str(directory / "audit.log"),
+            "audit-log-maxsize": "0x10",
+            "audit-log-maxbackup": "1_0",
+            "audit-log-maxage": "+7",
+            "audit-log-compress": "T",
+        },
+    }
+    out = run(live=live, log_path="/nowhere/audit.log", maxsize=1, maxbackup=1, maxage=1, policy=POLICY)
+    settings = out["report"]["settings"]
+    assert (settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"]) == (16, 10, 7, True)
+
+
 def test_an_unreadable_live_policy_falls_back_to_the_option_with_a_warning(run, logs, tmp_path):
     directory, _size = logs
     live = {"pid": 5, "audit_args": {"audit-policy-file": str(tmp_path / "missing.yaml")}}

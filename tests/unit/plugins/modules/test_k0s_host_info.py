@@ -109,6 +109,11 @@ def test_the_unit_names_the_config_file_as_k0s_install_writes_it():
     single = parse(["k0s", "controller", "--single", "--data-dir=/srv/k0s", "--enable-dynamic-config=true"])
     assert single["single"] and single["dynamic_config"] and single["data_dir"] == "/srv/k0s"
     assert not parse(["k0s", "controller", "--single=false"])["single"]
+    # pflag reads --single=VALUE with strconv.ParseBool: exactly these words, no others, no empty value.
+    for word, meant in (("T", True), ("TRUE", True), ("1", True), ("F", False), ("0", False), ("FALSE", False)):
+        assert parse(["k0s", "controller", "--single=" + word])["single"] is meant, word
+    for word in ("", "yes", "tRuE"):
+        assert not parse(["k0s", "controller", "--single=" + word])["single"], word  # k0s does not start
 
 
 def test_exec_start_is_read_from_the_unit_file_and_else_from_systemctl_show(tmp_path):
