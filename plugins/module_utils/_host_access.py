@@ -28,6 +28,7 @@ __all__ = [
     "can_traverse",
     "disk",
     "foreign_files",
+    "log_file_error",
     "name_of",
     "parents",
     "stat_path",
@@ -166,6 +167,42 @@ def foreign_files(dirs, paths):
             continue
         result[directory] = [e for e in entries if not any(p.match(e) for p in patterns)]
     return result
+
+
+def log_file_error(path, uid, gids, user):
+    """Why kube-apiserver, running as user (uid, with groups gids), could not append to the audit log file that is
+    already at path; empty when it can, or when nothing is there yet (it creates the file).
+
+    kube-apiserver opens the live log for appending (lumberjack) and exits when it cannot: a file an API server that
+    once ran as root left behind (root's, 0600) keeps it from starting. A FIFO there would block it.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, socket or device)"
+        return (
+            "%s is %s, and kube-apiserver appends its audit log to a regular file: k0s_audit_log_path names it;"
+            " remove it or choose another path." % (path, kind)
+        )
+    if access(st, path, uid, gids, 2):
+        return ""
+    return (
+        "%s is owned by %s:%s with mode %04o, which kube-apiserver, running as %s (group root), cannot write, so it"
+        " would not start: k0s_audit_log_path names an old file; move it out of the way, or give it to %s"
+        " (chown %s %s)."
+        % (
+            path,
+            name_of(pwd.getpwuid, st.st_uid),
+            name_of(grp.getgrgid, st.st_gid),
+            stat.S_IMODE(st.st_mode),
+            user,
+            user,
+            user,
+            path,
+        )
+    )
 
 
 def stat_path(path):

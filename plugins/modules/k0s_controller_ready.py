@@ -11,8 +11,8 @@ version_added: 0.2.0
 author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Polls, on the controller itself, until the API server answers C(GET https://127.0.0.1:PORT/readyz) with 200
-    and, when O(log_path) is given, the audit log exists and has grown since O(log_before) (or was replaced by a
-    new file).
+    and, when O(log_path) is given, the audit log has grown since O(log_before) (or was replaced by a new file that
+    is not empty: kube-apiserver creates the file when it starts, before it writes any event).
   - k0s starts kube-apiserver with C(--anonymous-auth=false), so an anonymous C(/readyz) is refused with 401; the
     module asks as k0s's admin, with the client certificate k0s writes (C(DATA_DIR/pki/admin.crt) and C(admin.key)),
     when they exist, and anonymously otherwise.
@@ -175,14 +175,16 @@ def _readyz(port, credentials):
 
 
 def log_grew(path, before):
-    """Whether the audit log exists and differs from before (new inode, or larger)."""
+    """Whether the audit log holds events it did not hold before: a new file (another inode) that is not empty, or
+    the same file, larger. kube-apiserver creates the file when it starts, before any event: an empty new file
+    proves nothing (on a full disk it stays empty)."""
     try:
         st = os.stat(path)
     except OSError:
         return False
-    if not before or not before.get("exists"):
-        return True
-    return st.st_ino != before.get("inode") or st.st_size > int(before.get("size") or 0)
+    if not before or not before.get("exists") or st.st_ino != before.get("inode"):
+        return st.st_size > 0
+    return st.st_size > int(before.get("size") or 0)
 
 
 def _journal(module, service):

@@ -66,7 +66,8 @@ options:
   log_path:
     description:
       - The audit log file. Entries of its directory (in O(write_dirs)) that are neither it nor its rotated copies
-        are returned in RV(foreign_files).
+        are returned in RV(foreign_files); a file already there that kube-apiserver could not append to is named in
+        RV(log_error).
     type: path
   policy_path:
     description:
@@ -305,6 +306,14 @@ unwritable:
   returned: always
   type: list
   elements: str
+log_error:
+  description: >-
+    Why the account kube-apiserver really runs as could not append to the file already at O(log_path) (a file it
+    cannot write, such as one an API server running as root left, or a directory or FIFO there), one sentence
+    naming the path and the fix; empty when it can or nothing is there yet.
+  returned: always
+  type: str
+  version_added: 0.3.0
 foreign_files:
   description: >-
     For each of O(write_dirs), the entries in it that are not audit logs (not O(log_path) nor its rotated copies):
@@ -377,6 +386,7 @@ from ansible_collections.k0rdent.audit.plugins.module_utils._host_access import 
     account,
     disk,
     foreign_files,
+    log_file_error,
     name_of,
     stat_path,
     untraversable,
@@ -533,6 +543,9 @@ def main():
         untraversable=untraversable(params["paths"], apiserver["uid"], real_gids),
         unwritable=unwritable(params["write_dirs"], apiserver["uid"], real_gids),
         foreign_files=foreign_files(params["write_dirs"], [params["log_path"]] if params["log_path"] else []),
+        log_error=log_file_error(params["log_path"], apiserver["uid"], real_gids, apiserver["user"])
+        if params["log_path"]
+        else "",
         policy=policy,
         disk=disk(params["disk_path"]),
         service=service,

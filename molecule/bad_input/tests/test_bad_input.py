@@ -16,8 +16,8 @@ import pytest
 # Ansible's own working directory on the host (/root/.ansible) is left out: it is the connection's, not the role's;
 # so is the systemd journal.
 PATHS = (
-    "/etc/k0s /var/log/k0s /root /var/lib/k0s /etc/systemd/system/k0scontroller.service"
-    " /etc/systemd/system/k0scontroller.service.d"
+    "/etc/k0s /var/log/k0s /var/log/k0s-old /var/log/shared /root /var/lib/k0s"
+    " /etc/systemd/system/k0scontroller.service /etc/systemd/system/k0scontroller.service.d"
 )
 SNAPSHOT = (
     f"find {PATHS} -xdev -path /root/.ansible -prune"
@@ -93,6 +93,12 @@ CASES = {
     "log directory shared with other files": (
         {"k0s_audit_log_path": "/var/log/shared/audit.log"},
         "also holds app.log, which are not audit logs",
+    ),
+    "old log file kube-apiserver cannot write": (
+        {"k0s_audit_log_path": "/var/log/k0s-old/audit.log"},
+        "/var/log/k0s-old/audit.log is owned by root:root with mode 0600, which kube-apiserver, running as"
+        " kube-apiserver (group root), cannot write, so it would not start on k0s-audit-bad_input: k0s_audit_log_path"
+        " names an old file; move it out of the way, or give it to kube-apiserver",
     ),
     "policy path is the k0s config file": (
         {"k0s_audit_policy_path": "/etc/k0s/k0s.yaml"},

@@ -127,13 +127,18 @@ def test_ready_and_a_growing_log(fake_systemd, run, monkeypatch, tmp_path):
     assert grown == {**grown, "ready": True, "reason": "", "journal": []}
 
 
-def test_log_grew():
+def test_log_grew(tmp_path):
     grew = k0s_controller_ready.log_grew
     assert not grew("/nonexistent/audit.log", {})
     assert grew(__file__, {}) and grew(__file__, {"exists": False})
     st = os.stat(__file__)
     assert not grew(__file__, {"exists": True, "inode": st.st_ino, "size": st.st_size})
     assert grew(__file__, {"exists": True, "inode": st.st_ino + 1, "size": st.st_size})  # rotated: a new file
+    # kube-apiserver creates the file at its start, before any event: empty, it proves nothing (a full disk).
+    empty = tmp_path / "audit.log"
+    empty.write_text("")
+    assert not grew(str(empty), {}) and not grew(str(empty), {"exists": False})
+    assert not grew(str(empty), {"exists": True, "inode": os.stat(empty).st_ino + 1, "size": 10})
 
 
 def test_readyz_is_asked_as_k0s_admin_when_its_certificate_is_there(tmp_path, monkeypatch):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import signal
 import stat
 
@@ -69,6 +71,30 @@ def test_stat_reports_what_the_role_compares(tmp_path):
     directory = _host_access.stat_path(str(tmp_path))
     assert directory["isdir"] and directory["checksum"] is None
     assert _host_access.stat_path(str(tmp_path / "missing")) == {"exists": False}
+
+
+def test_an_old_log_file_the_account_cannot_write_is_named_with_its_fix(tmp_path):
+    # A file an API server that ran as root left (root's, 0600): kube-apiserver, running as an account of its own
+    # with group root, cannot open it for appending and exits; the account's own file, or nothing yet, is fine.
+    log = tmp_path / "audit.log"
+    error = _host_access.log_file_error
+    assert error(str(log), 999, {0}, "kube-apiserver") == ""  # not there yet: kube-apiserver creates it
+    log.write_text("left by an API server that ran as root\n")
+    os.chmod(log, 0o600)
+    owner = _host_access.name_of(pwd.getpwuid, os.stat(log).st_uid)
+    group = _host_access.name_of(grp.getgrgid, os.stat(log).st_gid)
+    assert error(str(log), 999, {0}, "kube-apiserver") == (
+        f"{log} is owned by {owner}:{group} with mode 0600, which kube-apiserver, running as kube-apiserver (group"
+        " root), cannot write, so it would not start: k0s_audit_log_path names an old file; move it out of the way,"
+        f" or give it to kube-apiserver (chown kube-apiserver {log})."
+    )
+    assert error(str(log), os.stat(log).st_uid, {0}, "kube-apiserver") == ""  # its own file
+    assert "planned-account" in error(str(log), None, {0}, "planned-account")  # an account made later: other bits
+    os.chmod(log, 0o660)
+    assert error(str(log), 999, {os.stat(log).st_gid}, "kube-apiserver") == ""  # writable through its group
+    assert error(str(tmp_path), 999, {0}, "kube-apiserver").startswith(f"{tmp_path} is a directory, ")
+    os.mkfifo(tmp_path / "fifo")
+    assert "not a regular file (a FIFO" in error(str(tmp_path / "fifo"), 999, {0}, "kube-apiserver")
 
 
 def test_stat_follows_a_symbolic_link_to_what_the_writes_change(tmp_path):
