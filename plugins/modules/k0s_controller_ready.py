@@ -12,7 +12,7 @@ author: k0rdent.audit maintainers (@k0rdent)
 description:
   - Polls, on the controller itself, until the API server answers C(GET https://127.0.0.1:PORT/readyz) with 200
     and, when O(log_path) is given, the audit log has grown since O(log_before) (or was replaced by a new file that
-    is not empty: kube-apiserver creates the file when it starts, before it writes any event).
+    is not empty, since kube-apiserver creates the file when it starts, before it writes any event).
   - k0s starts kube-apiserver with C(--anonymous-auth=false), so an anonymous C(/readyz) is refused with 401; the
     module asks as k0s's admin, with the client certificate k0s writes (C(DATA_DIR/pki/admin.crt) and C(admin.key)),
     when they exist, and anonymously otherwise.
