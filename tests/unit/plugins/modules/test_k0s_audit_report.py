@@ -91,6 +91,24 @@ def test_figures_from_the_files_with_options(run, logs):
     )
 
 
+def _run_live(run, directory, pid, retention, **more_flags):
+    """The report with a live kube-apiserver (pid) running with these --audit-log-max{size,backup,age} and -compress
+    values, and the options all 1: the report, and the retention settings it took."""
+    maxsize, maxbackup, maxage, compress = retention
+    flags = {"audit-log-path": str(directory / "audit.log"), "audit-log-maxsize": maxsize}
+    flags.update({"audit-log-maxbackup": maxbackup, "audit-log-maxage": maxage, "audit-log-compress": compress})
+    out = run(
+        live={"pid": pid, "audit_args": {**flags, **more_flags}},
+        log_path="/nowhere/audit.log",
+        maxsize=1,
+        maxbackup=1,
+        maxage=1,
+        policy=POLICY,
+    )
+    settings = out["report"]["settings"]
+    return out, (settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"])
+
+
 def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
     directory, _size = logs
     policy_file = tmp_path / "audit-policy.yaml"
@@ -98,42 +116,21 @@ def test_live_flags_and_policy_file_win_over_options(run, logs, tmp_path):
     policy_file.write_text(
         yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Metadata"}]})
     )
-    live = {
-        "pid": 77,
-        "audit_args": {
-            "audit-log-path": str(directory / "audit.log"),
-            "audit-log-maxsize": "200",
-            "audit-log-maxbackup": "10",
-            "audit-log-maxage": "30",
-            "audit-log-compress": "true",
-            "audit-policy-file": str(policy_file),
-        },
-    }
-    out = run(live=live, log_path="/nowhere/audit.log", maxsize=1, maxbackup=1, maxage=1, policy=POLICY)
+    retention = ("200", "10", "30", "true")
+    out, taken = _run_live(run, directory, 77, retention, **{"audit-policy-file": str(policy_file)})
+    assert taken == (200, 10, 30, True)
     settings = out["report"]["settings"]
-    assert (settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"]) == (200, 10, 30, True)
     assert set(settings["sources"].values()) == {"process"}
     assert (settings["apiserver_pid"], settings["policy_source"]) == (77, "file")
     assert out["report"]["level_mismatches"] == 10
     assert out["report"]["top_rules"] == [{"rule": "rules[0]", "events": 20, "bytes": out["report"]["bytes"]}]
 
 
-def test_live_numbers_and_booleans_are_read_as_kube_apiserver_read_them(run, logs, tmp_path):
+def test_live_numbers_and_booleans_are_read_as_kube_apiserver_read_them(run, logs):
     # pflag: integers are strconv.ParseInt(s, 0, 64) (base prefixes, underscores), booleans strconv.ParseBool.
     directory, _size = logs
-    live = {
-        "pid": 78,
-        "audit_args": {
-            "audit-log-path": str(directory / "audit.log"),
-            "audit-log-maxsize": "0x10",
-            "audit-log-maxbackup": "1_0",
-            "audit-log-maxage": "+7",
-            "audit-log-compress": "T",
-        },
-    }
-    out = run(live=live, log_path="/nowhere/audit.log", maxsize=1, maxbackup=1, maxage=1, policy=POLICY)
-    settings = out["report"]["settings"]
-    assert (settings["maxsize"], settings["maxbackup"], settings["maxage"], settings["compress"]) == (16, 10, 7, True)
+    assert _run_live(run, directory, 78, ("0x10", "1_0", "+7", "T"))[1] == (16, 10, 7, True)
+    assert _run_live(run, directory, 78, ("0", "0", "0", "F"))[1] == (0, 0, 0, False)
 
 
 def test_an_unreadable_live_policy_falls_back_to_the_option_with_a_warning(run, logs, tmp_path):
