@@ -169,4 +169,4 @@ def test_k0sctl_apply_of_the_k0sctl_yaml_playbook_k0sctl_patched_rolls_the_flags
     # The log is written by kube-apiserver's own account, in the directory the role prepared for it.
     log = host.file(LOG)
     assert log.size > size_before, "the kube-apiserver k0sctl restarted wrote no audit event"
-    assert log.user == apiserver_account(host).split(":")[0] == "kube-apiserver"
+    assert log.user == apiserver_account(host).partition(":")[0] == "kube-apiserver"
